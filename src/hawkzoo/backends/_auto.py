@@ -1,0 +1,73 @@
+"""The `auto` backend: picks a concrete backend per platform and call."""
+
+import warnings
+
+import jax
+from jaxtyping import Array, Inexact
+
+from ._base import AbstractScanBackend
+from ._registry import get, register
+
+
+class ScanBackendFallbackWarning(UserWarning):
+    """`auto` preferred a backend that cannot run a call, and used another."""
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def target_platform() -> str:
+    """The platform JAX compiles for here: the default device's, else the default backend."""
+    device = jax.config.jax_default_device
+    if isinstance(device, jax.Device):
+        return device.platform
+    return device if isinstance(device, str) else jax.default_backend()
+
+
+@register
+class Auto(AbstractScanBackend):
+    """Chooses, at trace time, the backend expected to be fastest for the call.
+
+    - CPU: `sequential`, whose single pass is at the memory floor there.
+    - GPU and TPU: `chunked`, whose short loops over wide vectors suit parallel hardware.
+
+    A preferred backend that cannot run the call is skipped with one warning per process
+    for each (backend, reason); `sequential` runs everything and ends every list.
+    """
+
+    name = "auto"
+
+    def preferences(self, a: Array, x: Array) -> tuple[str, ...]:
+        """Backend names in the order `auto` tries them for this call."""
+        del a, x
+        if target_platform() == "cpu":
+            return ("sequential",)
+        return ("chunked", "sequential")
+
+    def select(
+        self, a: Inexact[Array, "seq *channels"], x: Inexact[Array, "seq *channels"]
+    ) -> AbstractScanBackend:
+        *preferred, last = (get(name) for name in self.preferences(a, x))
+        for backend in preferred:
+            reason = backend.unsupported_reason(a, x)
+            if reason is None:
+                return backend
+            if (backend.name, reason) not in _warned:
+                _warned.add((backend.name, reason))
+                warnings.warn(
+                    f"auto: scan backend {backend.name!r} cannot run this call ({reason}); "
+                    "using the next one",
+                    ScanBackendFallbackWarning,
+                    stacklevel=4,
+                )
+        return last.select(a, x)
+
+    def scan(
+        self,
+        a: Inexact[Array, "seq *channels"],
+        x: Inexact[Array, "seq *channels"],
+        h0: Inexact[Array, "*channels"],
+        *,
+        reverse: bool,
+    ) -> tuple[Inexact[Array, "seq *channels"], Inexact[Array, "*channels"]]:
+        return self.select(a, x).scan(a, x, h0, reverse=reverse)
