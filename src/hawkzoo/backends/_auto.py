@@ -37,17 +37,17 @@ class Auto(AbstractScanBackend):
 
     name = "auto"
 
-    def preferences(self, a: Array, x: Array) -> tuple[str, ...]:
-        """Backend names in the order `auto` tries them for this call."""
+    def preferences(self, a: Array, x: Array) -> tuple[AbstractScanBackend, ...]:
+        """The backends `auto` tries for this call, in order."""
         del a, x
         if target_platform() == "cpu":
-            return ("sequential",)
-        return ("chunked", "sequential")
+            return (get("sequential"),)
+        return (get("chunked"), get("sequential"))
 
     def select(
         self, a: Inexact[Array, "seq *channels"], x: Inexact[Array, "seq *channels"]
     ) -> AbstractScanBackend:
-        *preferred, last = (get(name) for name in self.preferences(a, x))
+        *preferred, last = self.preferences(a, x)
         for backend in preferred:
             reason = backend.unsupported_reason(a, x)
             if reason is None:

@@ -1,6 +1,7 @@
 """The interface every scan backend implements."""
 
 import abc
+import contextlib
 from typing import ClassVar
 
 import equinox as eqx
@@ -76,6 +77,6 @@ class AbstractScanBackend(eqx.Module):
         return prod
 
 
-def named_scope(backend: AbstractScanBackend) -> jax.named_scope:
+def named_scope(backend: AbstractScanBackend) -> contextlib.AbstractContextManager:
     """The scope every backend body runs under, visible in lowered text and profiles."""
     return jax.named_scope(f"hawkzoo.backends.{backend.name}")

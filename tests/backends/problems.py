@@ -1,0 +1,90 @@
+"""Scan problems for the tests: shapes fixed by the test case, values drawn by Hypothesis."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from hypothesis import strategies as st
+
+from .. import oracle
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "complex64": jnp.complex64}
+
+# How the decays are drawn: the edges of the stable regime matter most.
+A_REGIMES = ("uniform", "zero", "one", "near_one", "mixed")
+
+
+class Problem(eqx.Module):
+    a: jax.Array
+    x: jax.Array
+    h0: jax.Array | None
+    reset: jax.Array | None
+    dh: jax.Array
+    dh_last: jax.Array
+
+
+def _decays(key, shape, regime, dtype):
+    k1, k2, k3 = jr.split(key, 3)
+    magnitude = {
+        "uniform": lambda: jr.uniform(k1, shape),
+        "zero": lambda: jnp.zeros(shape),
+        "one": lambda: jnp.ones(shape),
+        "near_one": lambda: 1 - 10 ** jr.uniform(k1, shape, minval=-6, maxval=-2),
+        "mixed": lambda: jr.choice(k1, jnp.array([0.0, 0.5, 0.99, 1.0]), shape),
+    }[regime]()
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        phase = jr.uniform(k2, shape, minval=-jnp.pi, maxval=jnp.pi)
+        return (magnitude * jnp.exp(1j * phase)).astype(dtype)
+    sign = jnp.where(jr.bernoulli(k3, 0.1, shape), -1.0, 1.0) if regime == "uniform" else 1.0
+    return (sign * magnitude).astype(dtype)
+
+
+def _values(key, shape, dtype, scale=1.0):
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        real, imag = jr.normal(key, (2, *shape))
+        return (scale * (real + 1j * imag)).astype(dtype)
+    return (scale * jr.normal(key, shape)).astype(dtype)
+
+
+@st.composite
+def problems(draw, steps, channels, dtype, regime=None, with_h0=True, with_reset=True):
+    """A `Problem` of shape `(steps, *channels)`: values, resets and (if None) regime drawn."""
+    dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
+    seed = draw(st.integers(0, 2**31 - 1))
+    regime = regime or draw(st.sampled_from(A_REGIMES))
+    scale = draw(st.sampled_from([1.0, 1e-3, 1e3]))
+    density = draw(st.sampled_from([0.0, 0.05, 0.5, 1.0]))
+    keys = jr.split(jr.key(seed), 6)
+    shape = (steps, *channels)
+    return Problem(
+        a=_decays(keys[0], shape, regime, dtype),
+        x=_values(keys[1], shape, dtype, scale),
+        h0=_values(keys[2], channels, dtype, scale).astype(
+            jnp.promote_types(dtype, jnp.float32)
+        )
+        if with_h0
+        else None,
+        reset=jr.bernoulli(keys[3], density, (steps,)) if with_reset else None,
+        dh=_values(keys[4], shape, dtype),
+        dh_last=_values(keys[5], channels, dtype).astype(jnp.promote_types(dtype, jnp.float32)),
+    )
+
+
+def tolerance(dtype, steps) -> float:
+    """Relative to the scan of absolute values: output rounding plus accumulation error."""
+    output_eps = float(jnp.finfo(dtype).eps)
+    accumulate_eps = float(jnp.finfo(jnp.promote_types(dtype, jnp.float32)).eps)
+    return 4 * output_eps + 4 * steps * accumulate_eps
+
+
+def assert_scaled_close(actual, expected, scale, tol, what):
+    actual, expected = oracle.wide(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
+    error = np.abs(actual - expected)
+    bound = tol * np.abs(scale) + 1e-30
+    worst = np.unravel_index(np.argmax(error / bound), error.shape) if error.size else ()
+    assert np.all(error <= bound), (
+        f"{what}: error {error[worst]:.3g} exceeds {bound[worst]:.3g} at {worst} "
+        f"(got {actual[worst]}, expected {expected[worst]})"
+    )

@@ -1,0 +1,91 @@
+"""Every registered backend against the float64 oracle: values, gradients and dtypes."""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from hawkzoo import backends, linear_scan
+
+from .. import oracle
+from ..pairwise import all_pairs
+from .problems import A_REGIMES, Problem, assert_scaled_close, problems, tolerance
+
+CASES = all_pairs(
+    steps=[1, 2, 7, 64, 65, 257],
+    channels=[(), (1,), (3,), (5, 2), (130,)],
+    dtype=["float32", "bfloat16", "complex64"],
+    regime=list(A_REGIMES),
+    with_h0=[False, True],
+    with_reset=[False, True],
+    reverse=[False, True],
+)
+
+
+def _case_id(case):
+    flags = [k for k in ("with_h0", "with_reset", "reverse") if case[k]]
+    return "-".join(
+        [f"T{case['steps']}", "x".join(map(str, case["channels"])) or "scalar", case["dtype"]]
+        + [case["regime"], *flags]
+    )
+
+
+@partial(jax.jit, static_argnames=("backend", "reverse"))
+def forward_and_vjp(problem: Problem, *, backend: str, reverse: bool):
+    def scan(a, x, h0):
+        return linear_scan(a, x, h0=h0, reset=problem.reset, reverse=reverse, backend=backend)
+
+    (h, h_last), vjp = jax.vjp(scan, problem.a, problem.x, problem.h0)
+    return (h, h_last), vjp((problem.dh, problem.dh_last))
+
+
+def check_against_oracle(problem: Problem, backend: str, reverse: bool):
+    (h, h_last), (da, dx, dh0) = forward_and_vjp(problem, backend=backend, reverse=reverse)
+    acc = jnp.promote_types(problem.x.dtype, jnp.float32)
+    assert h.dtype == problem.x.dtype and h_last.dtype == acc
+    assert da.dtype == problem.a.dtype and dx.dtype == problem.x.dtype
+    assert dh0 is None if problem.h0 is None else dh0.dtype == acc
+
+    a, x, dh, dh_last = map(oracle.wide, (problem.a, problem.x, problem.dh, problem.dh_last))
+    h0 = None if problem.h0 is None else oracle.wide(problem.h0)
+    absolute = [None if v is None else np.abs(v) for v in (a, x, h0, dh, dh_last)]
+    tol = tolerance(problem.x.dtype, len(a))
+
+    expected = oracle.scan(a, x, h0, problem.reset, reverse)
+    scale = oracle.scan(*absolute[:3], problem.reset, reverse)
+    assert_scaled_close(h, expected[0], scale[0], tol, "h")
+    assert_scaled_close(h_last, expected[1], scale[1], tol, "h_last")
+
+    grads = oracle.scan_vjp(a, x, h0, dh, dh_last, problem.reset, reverse)
+    scales = oracle.scan_vjp(*absolute, problem.reset, reverse)
+    for name, got, want, size in zip(("da", "dx", "dh0"), (da, dx, dh0), grads, scales):
+        if name != "dh0" or problem.h0 is not None:
+            assert_scaled_close(got, want, size, 2 * tol, name)
+
+
+@pytest.mark.parametrize("backend", backends.registered())
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@given(data=st.data())
+def test_matches_oracle(backend, case, data):
+    problem = data.draw(
+        problems(
+            case["steps"],
+            case["channels"],
+            case["dtype"],
+            case["regime"],
+            case["with_h0"],
+            case["with_reset"],
+        )
+    )
+    check_against_oracle(problem, backend, case["reverse"])
+
+
+@pytest.mark.parametrize("backend", backends.registered())
+@pytest.mark.parametrize("regime", ["one", "near_one"])
+@given(data=st.data())
+def test_long_sequences_at_the_edge_of_stability(backend, regime, data):
+    problem = data.draw(problems(4096, (3,), "float32", regime, with_reset=False))
+    check_against_oracle(problem, backend, reverse=False)
