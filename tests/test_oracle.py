@@ -34,7 +34,9 @@ def test_vjp_is_the_transpose_of_the_jvp(reverse, dtype):
     h, _ = oracle.scan(a, x, h0, reset, reverse)
     h_in = np.concatenate([h[1:], h0[None]]) if reverse else np.concatenate([h0[None], h[:-1]])
     # The scan is linear in (x, h0) and its derivative in a is a scan driven by va * h_{t-1}.
-    jvp, jvp_last = oracle.scan(a_kept, vx + np.where(reset[:, None], 0, va) * h_in, vh0, None, reverse)
+    jvp, jvp_last = oracle.scan(
+        a_kept, vx + np.where(reset[:, None], 0, va) * h_in, vh0, None, reverse
+    )
     da, dx, dh0 = oracle.scan_vjp(a, x, h0, dh, dh_last, reset, reverse)
     lhs = np.sum(dh * jvp) + np.sum(dh_last * jvp_last)
     rhs = np.sum(da * va) + np.sum(dx * vx) + np.sum(dh0 * vh0)

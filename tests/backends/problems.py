@@ -60,9 +60,7 @@ def problems(draw, steps, channels, dtype, regime=None, with_h0=True, with_reset
     return Problem(
         a=_decays(keys[0], shape, regime, dtype),
         x=_values(keys[1], shape, dtype, scale),
-        h0=_values(keys[2], channels, dtype, scale).astype(
-            jnp.promote_types(dtype, jnp.float32)
-        )
+        h0=_values(keys[2], channels, dtype, scale).astype(jnp.promote_types(dtype, jnp.float32))
         if with_h0
         else None,
         reset=jr.bernoulli(keys[3], density, (steps,)) if with_reset else None,

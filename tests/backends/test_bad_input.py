@@ -15,17 +15,37 @@ X = jnp.ones((5, 3))
     [
         ({"a": A[:, :2]}, ValueError, r"one shape, got a \(5, 2\) and x \(5, 3\)"),
         ({"a": A.astype(jnp.bfloat16)}, TypeError, "one dtype, got a bfloat16 and x float32"),
-        ({"a": A.astype(jnp.int32)}, TypeError, "a must be a floating or complex array, got dtype int32"),
+        (
+            {"a": A.astype(jnp.int32)},
+            TypeError,
+            "a must be a floating or complex array, got dtype int32",
+        ),
         ({"x": X.astype(bool)}, TypeError, "x must be a floating or complex array, got dtype bool"),
         ({"a": A[0, 0], "x": X[0, 0]}, ValueError, "leading time axis"),
-        ({"h0": jnp.zeros(4)}, ValueError, r"h0 must have the channel shape of x, \(3,\), got \(4,\)"),
+        (
+            {"h0": jnp.zeros(4)},
+            ValueError,
+            r"h0 must have the channel shape of x, \(3,\), got \(4,\)",
+        ),
         ({"h0": jnp.zeros((5, 3))}, ValueError, "h0 must have the channel shape"),
         ({"h0": jnp.zeros(3, jnp.int32)}, TypeError, "h0 must be a floating or complex array"),
         ({"h0": jnp.zeros(3, jnp.complex64)}, TypeError, "h0 is complex"),
-        ({"reset": jnp.zeros(5, jnp.int32)}, TypeError, "reset must be a bool array, got dtype int32"),
-        ({"reset": jnp.zeros(4, bool)}, ValueError, r"reset must have shape \(T,\) = \(5,\), got \(4,\)"),
+        (
+            {"reset": jnp.zeros(5, jnp.int32)},
+            TypeError,
+            "reset must be a bool array, got dtype int32",
+        ),
+        (
+            {"reset": jnp.zeros(4, bool)},
+            ValueError,
+            r"reset must have shape \(T,\) = \(5,\), got \(4,\)",
+        ),
         ({"reset": jnp.zeros((5, 3), bool)}, ValueError, "reset must have shape"),
-        ({"backend": "fastest"}, ValueError, "unknown scan backend 'fastest'; registered: associative, auto"),
+        (
+            {"backend": "fastest"},
+            ValueError,
+            "unknown scan backend 'fastest'; registered: associative, auto",
+        ),
     ],
     ids=lambda value: None if isinstance(value, dict | type | str) else str(value),
 )

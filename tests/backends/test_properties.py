@@ -34,7 +34,10 @@ def _scan(a, x, h0, reset=None, *, backend, reverse=False):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@given(problem=problems(STEPS, CHANNELS, "float32", with_reset=False), split=st.sampled_from([1, 32, 64]))
+@given(
+    problem=problems(STEPS, CHANNELS, "float32", with_reset=False),
+    split=st.sampled_from([1, 32, 64]),
+)
 def test_splitting_and_carrying_the_state_equals_one_scan(backend, problem, split):
     a, x, h0 = problem.a, problem.x, problem.h0
     whole, whole_last = _scan(a, x, h0, backend=backend)
@@ -46,7 +49,10 @@ def test_splitting_and_carrying_the_state_equals_one_scan(backend, problem, spli
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@given(problem=problems(STEPS, CHANNELS, "float32", with_reset=False), start=st.sampled_from([1, 40, 64]))
+@given(
+    problem=problems(STEPS, CHANNELS, "float32", with_reset=False),
+    start=st.sampled_from([1, 40, 64]),
+)
 def test_a_reset_equals_a_fresh_scan(backend, problem, start):
     a, x, h0 = problem.a, problem.x, problem.h0
     reset = jnp.arange(STEPS) == start
@@ -109,7 +115,9 @@ def test_vmap_equals_a_loop_over_rows(backend, dtype, data):
         row, row_last = _scan(a[i], x[i], h0[i], reset[i], backend=backend)
         np.testing.assert_array_equal(np.asarray(h[i]), np.asarray(row))
         np.testing.assert_array_equal(np.asarray(h_last[i]), np.asarray(row_last))
-        np.testing.assert_array_equal(np.asarray(h_shared[i]), np.asarray(_scan(a[i], x[i], h0[0], backend=backend)[0]))
+        np.testing.assert_array_equal(
+            np.asarray(h_shared[i]), np.asarray(_scan(a[i], x[i], h0[0], backend=backend)[0])
+        )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -126,10 +134,12 @@ def test_nested_vmap_and_grad_of_vmap_equal_loops(backend):
     for i in range(2):
         for j in range(3):
             single = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(a[i, j], x[i, j])
-            for got, want in zip(jax.tree.leaves(nested), jax.tree.leaves(single)):
+            for got, want in zip(jax.tree.leaves(nested), jax.tree.leaves(single), strict=True):
                 np.testing.assert_allclose(got[i, j], want, rtol=1e-6, atol=1e-6)
-    grad_of_vmap = jax.jit(jax.grad(lambda a, x: jnp.sum(jax.vmap(jax.vmap(loss))(a, x)), argnums=(0, 1)))(a, x)
-    for got, want in zip(grad_of_vmap, nested[1]):
+    grad_of_vmap = jax.jit(
+        jax.grad(lambda a, x: jnp.sum(jax.vmap(jax.vmap(loss))(a, x)), argnums=(0, 1))
+    )(a, x)
+    for got, want in zip(grad_of_vmap, nested[1], strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 import warnings
 
 import equinox as eqx
@@ -123,7 +124,9 @@ def test_backward_pass_keeps_the_forward_backend():
 
 def test_an_explicit_backend_that_cannot_run_raises_its_reason():
     complex_a = A.astype(jnp.complex64)
-    with pytest.raises(backends.UnsupportedScanError, match="'refusing' cannot run this call: complex"):
+    with pytest.raises(
+        backends.UnsupportedScanError, match="'refusing' cannot run this call: complex"
+    ):
         linear_scan(complex_a, complex_a, backend=Refusing())
     with backends.use(Refusing()), pytest.raises(backends.UnsupportedScanError, match="complex"):
         linear_scan(complex_a, complex_a)
@@ -166,3 +169,13 @@ def test_environment_variable_sets_the_default_and_is_validated():
 
 def test_top_level_reexport():
     assert hawkzoo.linear_scan is backends.linear_scan
+
+
+def test_the_selection_is_thread_local():
+    seen = []
+    with backends.use("associative"):
+        thread = threading.Thread(target=lambda: seen.append(backends.current().name))
+        thread.start()
+        thread.join()
+        assert backends.current().name == "associative"
+    assert seen == ["auto"]

@@ -27,10 +27,8 @@ CASES = all_pairs(
 
 def _case_id(case):
     flags = [k for k in ("with_h0", "with_reset", "reverse") if case[k]]
-    return "-".join(
-        [f"T{case['steps']}", "x".join(map(str, case["channels"])) or "scalar", case["dtype"]]
-        + [case["regime"], *flags]
-    )
+    channels = "x".join(map(str, case["channels"])) or "scalar"
+    return "-".join([f"T{case['steps']}", channels, case["dtype"], case["regime"], *flags])
 
 
 @partial(jax.jit, static_argnames=("backend", "reverse"))
@@ -51,17 +49,20 @@ def check_against_oracle(problem: Problem, backend: str, reverse: bool):
 
     a, x, dh, dh_last = map(oracle.wide, (problem.a, problem.x, problem.dh, problem.dh_last))
     h0 = None if problem.h0 is None else oracle.wide(problem.h0)
-    absolute = [None if v is None else np.abs(v) for v in (a, x, h0, dh, dh_last)]
+    abs_a, abs_x, abs_dh, abs_dh_last = map(np.abs, (a, x, dh, dh_last))
+    abs_h0 = None if h0 is None else np.abs(h0)
     tol = tolerance(problem.x.dtype, len(a))
 
     expected = oracle.scan(a, x, h0, problem.reset, reverse)
-    scale = oracle.scan(*absolute[:3], problem.reset, reverse)
+    scale = oracle.scan(abs_a, abs_x, abs_h0, problem.reset, reverse)
     assert_scaled_close(h, expected[0], scale[0], tol, "h")
     assert_scaled_close(h_last, expected[1], scale[1], tol, "h_last")
 
     grads = oracle.scan_vjp(a, x, h0, dh, dh_last, problem.reset, reverse)
-    scales = oracle.scan_vjp(*absolute, problem.reset, reverse)
-    for name, got, want, size in zip(("da", "dx", "dh0"), (da, dx, dh0), grads, scales):
+    scales = oracle.scan_vjp(abs_a, abs_x, abs_h0, abs_dh, abs_dh_last, problem.reset, reverse)
+    for name, got, want, size in zip(
+        ("da", "dx", "dh0"), (da, dx, dh0), grads, scales, strict=True
+    ):
         if name != "dh0" or problem.h0 is not None:
             assert_scaled_close(got, want, size, 2 * tol, name)
 

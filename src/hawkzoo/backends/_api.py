@@ -2,8 +2,9 @@
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Inexact
+from jaxtyping import Array, ArrayLike
 
+from .._typing import Sequence, State
 from ._base import AbstractScanBackend, accumulation_dtype, named_scope
 from ._registry import current, get
 
@@ -16,7 +17,7 @@ def linear_scan(
     reset: ArrayLike | None = None,
     reverse: bool = False,
     backend: str | AbstractScanBackend | None = None,
-) -> tuple[Inexact[Array, "seq *channels"], Inexact[Array, "*channels"]]:
+) -> tuple[Sequence, State]:
     r"""The linear recurrence $h_t = a_t \odot h_{t-1} + x_t$, with $h_{-1} = h_0$.
 
     **Arguments:**
@@ -86,9 +87,7 @@ def _initial_state(h0: ArrayLike | None, x: Array, acc: jnp.dtype) -> Array:
         return jnp.zeros(x.shape[1:], acc)
     h0 = _inexact("h0", h0)
     if h0.shape != x.shape[1:]:
-        raise ValueError(
-            f"h0 must have the channel shape of x, {x.shape[1:]}, got {h0.shape}"
-        )
+        raise ValueError(f"h0 must have the channel shape of x, {x.shape[1:]}, got {h0.shape}")
     if jnp.issubdtype(h0.dtype, jnp.complexfloating) and not jnp.issubdtype(
         acc, jnp.complexfloating
     ):

@@ -1,8 +1,8 @@
 """The `associative` backend: a parallel prefix scan."""
 
 from jax import lax
-from jaxtyping import Array, Inexact
 
+from .._typing import Sequence, State
 from ._base import AbstractScanBackend
 from ._registry import register
 
@@ -27,12 +27,12 @@ class Associative(AbstractScanBackend):
 
     def scan(
         self,
-        a: Inexact[Array, "seq *channels"],
-        x: Inexact[Array, "seq *channels"],
-        h0: Inexact[Array, "*channels"],
+        a: Sequence,
+        x: Sequence,
+        h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Inexact[Array, "seq *channels"], Inexact[Array, "*channels"]]:
+    ) -> tuple[Sequence, State]:
         dtype, acc = x.dtype, h0.dtype
         a, x = a.astype(acc), x.astype(acc)
         first = -1 if reverse else 0

@@ -3,8 +3,9 @@
 import warnings
 
 import jax
-from jaxtyping import Array, Inexact
+from jaxtyping import Array
 
+from .._typing import Sequence, State
 from ._base import AbstractScanBackend
 from ._registry import get, register
 
@@ -44,9 +45,7 @@ class Auto(AbstractScanBackend):
             return (get("sequential"),)
         return (get("chunked"), get("sequential"))
 
-    def select(
-        self, a: Inexact[Array, "seq *channels"], x: Inexact[Array, "seq *channels"]
-    ) -> AbstractScanBackend:
+    def select(self, a: Sequence, x: Sequence) -> AbstractScanBackend:
         *preferred, last = self.preferences(a, x)
         for backend in preferred:
             reason = backend.unsupported_reason(a, x)
@@ -64,10 +63,10 @@ class Auto(AbstractScanBackend):
 
     def scan(
         self,
-        a: Inexact[Array, "seq *channels"],
-        x: Inexact[Array, "seq *channels"],
-        h0: Inexact[Array, "*channels"],
+        a: Sequence,
+        x: Sequence,
+        h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Inexact[Array, "seq *channels"], Inexact[Array, "*channels"]]:
+    ) -> tuple[Sequence, State]:
         return self.select(a, x).scan(a, x, h0, reverse=reverse)

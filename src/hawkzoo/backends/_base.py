@@ -7,7 +7,8 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Inexact
+
+from .._typing import Sequence, State
 
 
 class UnsupportedScanError(ValueError):
@@ -24,29 +25,26 @@ class AbstractScanBackend(eqx.Module):
 
     A backend sees one normalised problem: unbatched time-major `a` and `x` of one dtype
     with at least two steps, resets already folded into `a`, and an `h0` in the
-    accumulation dtype. [`hawkzoo.linear_scan`][] does the rest. Subclasses set `name`
-    (the registry key), implement `scan`, and may refuse a call in `unsupported_reason`.
+    accumulation dtype; [`linear_scan`][hawkzoo.backends.linear_scan] does the rest.
+    Subclasses set `name` (the registry key), implement `scan`, and may refuse a call in
+    `unsupported_reason`.
 
     Sequence sharding needs nothing more: by linearity, each shard scans from a zero state
     and is corrected by a second scan of `(a, 0)` from its true initial state, which any
-    backend computes with `scan`; [`cumulative_decay`][hawkzoo.backends.AbstractScanBackend.cumulative_decay]
-    gives each position's running product of `a` for the same purpose.
+    backend computes with `scan`; `cumulative_decay` gives each position's running product
+    of `a` for the same purpose.
     """
 
     name: ClassVar[str]
 
-    def select(
-        self, a: Inexact[Array, "seq *channels"], x: Inexact[Array, "seq *channels"]
-    ) -> "AbstractScanBackend":
+    def select(self, a: Sequence, x: Sequence) -> "AbstractScanBackend":
         """The backend that will run this call: `self`, or an error saying why it cannot."""
         reason = self.unsupported_reason(a, x)
         if reason is not None:
             raise UnsupportedScanError(f"scan backend {self.name!r} cannot run this call: {reason}")
         return self
 
-    def unsupported_reason(
-        self, a: Inexact[Array, "seq *channels"], x: Inexact[Array, "seq *channels"]
-    ) -> str | None:
+    def unsupported_reason(self, a: Sequence, x: Sequence) -> str | None:
         """Why this backend cannot run this call on the current platform, or None if it can."""
         del a, x
         return None
@@ -54,21 +52,19 @@ class AbstractScanBackend(eqx.Module):
     @abc.abstractmethod
     def scan(
         self,
-        a: Inexact[Array, "seq *channels"],
-        x: Inexact[Array, "seq *channels"],
-        h0: Inexact[Array, "*channels"],
+        a: Sequence,
+        x: Sequence,
+        h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Inexact[Array, "seq *channels"], Inexact[Array, "*channels"]]:
+    ) -> tuple[Sequence, State]:
         """Returns `(h, h_last)`: `h` in `x.dtype`, `h_last` in `h0.dtype`.
 
         With `reverse=True` the recurrence runs from the last step to the first,
         $h_t = a_t h_{t+1} + x_t$, and `h_last` is the state after step 0.
         """
 
-    def cumulative_decay(
-        self, a: Inexact[Array, "seq *channels"], *, reverse: bool = False
-    ) -> Inexact[Array, "seq *channels"]:
+    def cumulative_decay(self, a: Sequence, *, reverse: bool = False) -> Sequence:
         """The running product of `a` along time, in the accumulation dtype."""
         acc = accumulation_dtype(a.dtype)
         decay = a.astype(acc)

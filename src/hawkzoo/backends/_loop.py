@@ -13,8 +13,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, Inexact
+from jaxtyping import Array
 
+from .._typing import Sequence, State
 from ._base import AbstractScanBackend, named_scope
 
 
@@ -56,12 +57,12 @@ class AbstractLoopBackend(AbstractScanBackend):
 
     def scan(
         self,
-        a: Inexact[Array, "seq *channels"],
-        x: Inexact[Array, "seq *channels"],
-        h0: Inexact[Array, "*channels"],
+        a: Sequence,
+        x: Sequence,
+        h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Inexact[Array, "seq *channels"], Inexact[Array, "*channels"]]:
+    ) -> tuple[Sequence, State]:
         return _differentiable_scan(self, reverse, a, x, h0)
 
 

@@ -1,0 +1,8 @@
+"""Array annotations shared across hawkzoo (jaxtyping; checked in the tests)."""
+
+from jaxtyping import Array, Inexact
+
+# A time-major sequence: `seq` steps of any channel shape.
+Sequence = Inexact[Array, "seq *channels"]
+# One step's state, or an initial state: the channel shape alone.
+State = Inexact[Array, "*channels"]

@@ -1,0 +1,51 @@
+"""What a user runs: the documentation's quickstart and the benchmark's pieces."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import jax.numpy as jnp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _python_blocks(markdown: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", markdown.read_text(), flags=re.DOTALL)
+
+
+def test_the_quickstart_runs(capsys):
+    (quickstart,) = [b for b in _python_blocks(ROOT / "docs" / "index.md") if "import" in b]
+    exec(compile(quickstart, "docs/index.md", "exec"), {})
+    difference = float(capsys.readouterr().out)
+    assert 0 <= difference < 1e-3
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    spec = importlib.util.spec_from_file_location("scan_benchmark", ROOT / "benchmarks" / "scan.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_measures_every_method_and_reports_the_targets(benchmark, tmp_path):
+    results = benchmark.measure((2, 16, 8), jnp.float32, repetitions=1, slow_compiles=False)
+    methods = {(r["method"], r["layout"], r["pass"]) for r in results}
+    for name in ["sequential", "chunked", "associative", "auto"]:
+        for layout in ["batch-major", "time-major"]:
+            for kind in ["forward", "forward+backward"]:
+                assert (f"hawkzoo {name}", layout, kind) in methods
+    assert ("official LINEAR_NATIVE, unroll 1", "batch-major", "forward+backward") in methods
+    assert (benchmark.FLOOR, "batch-major", "forward") in methods
+    assert all(r["median_ms"] > 0 and r["p10_ms"] <= r["p90_ms"] for r in results)
+
+    summary = benchmark.summary(results)
+    assert "| (2, 16, 8) | float32 |" in summary
+    table = benchmark.markdown(benchmark.environment(), results)
+    assert "hawkzoo auto | batch-major" in table
+    benchmark.plot(results, tmp_path / "scan.png")
+    assert (tmp_path / "scan.png").stat().st_size > 0
+    json.dumps(results)
