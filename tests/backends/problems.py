@@ -11,6 +11,7 @@ from .. import oracle
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "complex64": jnp.complex64}
 
+
 # How the decays are drawn: the edges of the stable regime matter most.
 A_REGIMES = ("uniform", "zero", "one", "near_one", "mixed")
 

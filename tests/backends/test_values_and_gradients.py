@@ -90,3 +90,11 @@ def test_matches_oracle(backend, case, data):
 def test_long_sequences_at_the_edge_of_stability(backend, regime, data):
     problem = data.draw(problems(4096, (3,), "float32", regime, with_reset=False))
     check_against_oracle(problem, backend, reverse=False)
+
+
+@pytest.mark.parametrize("backend", backends.registered())
+@given(data=st.data())
+def test_float64_accumulates_in_float64_under_x64(backend, data):
+    with jax.enable_x64(True):
+        problem = data.draw(problems(65, (3,), jnp.float64))
+        check_against_oracle(problem, backend, reverse=False)

@@ -46,7 +46,8 @@ class AbstractLoopBackend(AbstractScanBackend):
     """A backend that scans along any axis; batching and gradients come from here.
 
     Its gradient is a `jax.custom_vjp`, so it supports reverse-mode autodiff only
-    (`jax.grad`, `jax.vjp`), not forward mode (`jax.jvp`, `jax.jacfwd`).
+    (`jax.grad`, `jax.vjp`), not forward mode (`jax.jvp`, `jax.jacfwd`). The backward pass
+    reuses the forward pass's `h`, kept in the input dtype, as the official Pallas scan does.
     """
 
     @abc.abstractmethod
@@ -101,14 +102,14 @@ def _backward(backend, reverse, residuals, cotangents):
     a, h, h0 = residuals
     dh, dh_last = cotangents
     ones = jnp.ones_like(a[:1])
-    previous_h = h0[None].astype(h.dtype)
+    h0_step = h0[None].astype(h.dtype)
     if reverse:
         a_next = jnp.concatenate([ones, a[:-1]])
-        h_prev = jnp.concatenate([h[1:], previous_h])
+        h_prev = jnp.concatenate([h[1:], h0_step])
         a_first = a[-1]
     else:
         a_next = jnp.concatenate([a[1:], ones])
-        h_prev = jnp.concatenate([previous_h, h[:-1]])
+        h_prev = jnp.concatenate([h0_step, h[:-1]])
         a_first = a[0]
     with named_scope(backend):
         g, g_first = _batch_folding(backend, 0, not reverse)(a_next, dh, dh_last)
