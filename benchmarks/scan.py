@@ -295,25 +295,52 @@ def summary(results: list[dict]) -> str:
 
 
 def plot(results: list[dict], path: Path) -> None:
+    """Forward time over the in-place floor: one panel per shape (columns) and dtype (rows)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = sorted({(tuple(r["shape"]), r["dtype"]) for r in results})
-    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 6), sharex=True)
-    for axis, (shape, dtype) in zip(np.atleast_1d(axes), groups, strict=True):
-        rows = [r for r in results if (tuple(r["shape"]), r["dtype"]) == (shape, dtype)]
-        forward = [r for r in rows if r["pass"] == "forward"]
-        labels = [f"{r['method']} ({r['layout']})" for r in forward]
-        axis.barh(labels, [r["ratio_to_floor"] for r in forward])
-        axis.set_xscale("log")
-        axis.axvline(1.0, color="black", linewidth=0.8)
-        axis.set_title(f"{shape}, {dtype}", fontsize=9)
-        axis.set_xlabel("forward time ÷ in-place a * x")
-        axis.tick_params(axis="y", labelsize=7)
+    shapes = list(dict.fromkeys(tuple(r["shape"]) for r in results))
+    dtypes = list(dict.fromkeys(r["dtype"] for r in results))
+    figure, axes = plt.subplots(
+        len(dtypes),
+        len(shapes),
+        figsize=(4.5 * len(shapes), 4.5 * len(dtypes)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    for row, dtype in enumerate(dtypes):
+        for column, shape in enumerate(shapes):
+            axis = axes[row, column]
+            forward = [
+                r
+                for r in results
+                if (tuple(r["shape"]), r["dtype"], r["pass"]) == (shape, dtype, "forward")
+            ]
+            axis.barh(
+                [f"{r['method']} ({r['layout']})" for r in forward],
+                [r["ratio_to_floor"] for r in forward],
+                xerr=[
+                    [
+                        (r["median_ms"] - r["p10_ms"]) / r["median_ms"] * r["ratio_to_floor"]
+                        for r in forward
+                    ],
+                    [
+                        (r["p90_ms"] - r["median_ms"]) / r["median_ms"] * r["ratio_to_floor"]
+                        for r in forward
+                    ],
+                ],
+            )
+            axis.set_xscale("log")
+            axis.axvline(1.0, color="black", linewidth=0.8)
+            axis.set_title(f"{shape}, {dtype}", fontsize=9)
+            axis.tick_params(axis="y", labelsize=7)
+            if row == len(dtypes) - 1:
+                axis.set_xlabel("forward time ÷ in-place a * x (p10-p90)")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
 
 
 def main(argv=None) -> None:
