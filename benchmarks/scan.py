@@ -10,6 +10,7 @@ the scan must move ÷ time) and as a ratio to the in-place elementwise floor `a 
 
 import argparse
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -193,7 +194,7 @@ def environment() -> dict:
         "platform": device.platform,
         "device_kind": device.device_kind,
         "machine": f"{platform.machine()}, {platform.processor() or 'unknown CPU'}",
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
     }
 
 
