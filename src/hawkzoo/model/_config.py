@@ -1,0 +1,126 @@
+"""`ModelConfig`: the hyper-parameters that decide a model's architecture."""
+
+import dataclasses
+import itertools
+from typing import Literal
+
+import jax.numpy as jnp
+
+BlockType = Literal["recurrent", "attention"]
+BLOCK_TYPES: tuple[BlockType, ...] = ("recurrent", "attention")
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """A Hawk, Griffin or MQA-Transformer language model, as data.
+
+    - `block_pattern`, repeated and cut to `num_layers`, says which temporal block each
+      residual block has: `("recurrent",)` is Hawk, `("recurrent", "recurrent",
+      "attention")` Griffin, `("attention",)` with `attention_window=None` the MQA
+      Transformer baseline.
+    - `num_gate_blocks`: blocks of the RG-LRU's block-diagonal gates (the paper used 16;
+      the official code ties it to `num_heads`).
+    - `attention_window`: each token attends to itself and this many before it; None
+      means the whole sequence.
+    - `embedding_scale`: multiply embeddings by `sqrt(width)` rounded to bfloat16, as
+      RecurrentGemma does (50.5 for width 2560).
+    - `logits_soft_cap`: `c · tanh(logits / c)`; None for none.
+    - `param_dtype`: the parameters' dtype; `compute_dtype`: the dtype the model computes
+      in (None: the parameters'). The RG-LRU state, scans and softmax are float32 always.
+    - `remat`: recompute each residual block in the backward pass instead of storing it.
+    """
+
+    vocab_size: int
+    width: int
+    mlp_width: int
+    lru_width: int
+    num_heads: int
+    num_gate_blocks: int
+    num_layers: int
+    block_pattern: tuple[BlockType, ...]
+    attention_window: int | None = None
+    embedding_scale: bool = False
+    logits_soft_cap: float | None = None
+    conv_width: int = 4
+    complex_gates: bool = False
+    param_dtype: str = "float32"
+    compute_dtype: str | None = None
+    remat: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "block_pattern", tuple(self.block_pattern))
+        for name in (
+            "vocab_size",
+            "width",
+            "mlp_width",
+            "lru_width",
+            "num_heads",
+            "num_gate_blocks",
+            "num_layers",
+            "conv_width",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
+        if not self.block_pattern:
+            raise ValueError("ModelConfig.block_pattern must name at least one block type")
+        for block in self.block_pattern:
+            if block not in BLOCK_TYPES:
+                raise ValueError(
+                    f"ModelConfig.block_pattern has unknown block type {block!r}; "
+                    f"known: {', '.join(BLOCK_TYPES)}"
+                )
+        if "attention" in self.block_types:
+            if self.width % self.num_heads:
+                raise ValueError(
+                    f"ModelConfig.width={self.width} is not divisible by num_heads={self.num_heads}"
+                )
+            if self.head_dim % 4:
+                raise ValueError(
+                    f"ModelConfig.num_heads={self.num_heads} gives head width "
+                    f"{self.head_dim}, which RoPE needs divisible by 4"
+                )
+        state_width = self.lru_width // 2 if self.complex_gates else self.lru_width
+        if self.complex_gates and self.lru_width % 2:
+            raise ValueError(f"ModelConfig.lru_width={self.lru_width} must be even")
+        if state_width % self.num_gate_blocks:
+            raise ValueError(
+                f"ModelConfig.lru_width={self.lru_width} is not divisible by "
+                f"num_gate_blocks={self.num_gate_blocks}"
+            )
+        if self.attention_window is not None and (
+            not isinstance(self.attention_window, int) or self.attention_window < 1
+        ):
+            raise ValueError(
+                f"ModelConfig.attention_window must be a positive integer or None, "
+                f"got {self.attention_window!r}"
+            )
+        if self.logits_soft_cap is not None and not self.logits_soft_cap > 0:
+            raise ValueError(
+                "ModelConfig.logits_soft_cap must be positive or None, "
+                f"got {self.logits_soft_cap!r}"
+            )
+        for name in ("param_dtype", "compute_dtype"):
+            value = getattr(self, name)
+            if value is not None and value not in DTYPES:
+                raise ValueError(
+                    f"ModelConfig.{name} must be one of {', '.join(DTYPES)}, got {value!r}"
+                )
+
+    @property
+    def block_types(self) -> tuple[BlockType, ...]:
+        """Each residual block's temporal block, in order."""
+        return tuple(itertools.islice(itertools.cycle(self.block_pattern), self.num_layers))
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.num_heads
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with some fields changed (and checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def dtype(self, which: Literal["param", "compute"] = "param") -> jnp.dtype:
+        name = self.param_dtype if which == "param" else self.compute_dtype or self.param_dtype
+        return jnp.dtype(name)

@@ -1,0 +1,146 @@
+"""`LanguageModel`: Hawk, Griffin or the MQA Transformer, by the config's block pattern."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from ..nn import AttentionState, LocalAttention, RecurrentBlock, RecurrentState, ResidualBlock
+from ..nn._init import scaled_normal
+from ..nn._norm import RMSNorm
+from ._config import ModelConfig
+
+State = tuple[RecurrentState | AttentionState, ...]
+"""A model's decoding state: one entry per residual block."""
+
+
+class LanguageModel(eqx.Module):
+    """A language model of residual blocks with tied input and output embeddings.
+
+    Call it on one sequence, `model(tokens, segment_pos)`; batch with `jax.vmap`.
+    `segment_pos` is each token's position in its document: a 0 starts a new document,
+    so one row can pack several (the recurrence resets, the convolution and attention do
+    not look across). Initialised as the official code does: embedding variance
+    `1 / width`, the last layer of every temporal block and MLP with `2 / num_layers`
+    times its fan-in's inverse.
+    """
+
+    embedding: Float[Array, "vocab width"]
+    blocks: tuple[ResidualBlock, ...]
+    final_norm: RMSNorm
+    config: ModelConfig = eqx.field(static=True)
+
+    def __init__(self, config: ModelConfig, *, key: PRNGKeyArray):
+        dtype = config.dtype("param")
+        embedding_key, *block_keys = jax.random.split(key, config.num_layers + 1)
+        out_init_scale = 2.0 / config.num_layers
+        self.embedding = scaled_normal(
+            embedding_key, (config.vocab_size, config.width), config.width, dtype=dtype
+        )
+        self.blocks = tuple(
+            _residual_block(config, block_type, out_init_scale, dtype, block_key)
+            for block_type, block_key in zip(config.block_types, block_keys, strict=True)
+        )
+        self.final_norm = RMSNorm(config.width, dtype=dtype)
+        self.config = config
+
+    def __call__(
+        self,
+        tokens: Int[Array, " seq"],
+        segment_pos: Int[Array, " seq"],
+        state: State | None = None,
+    ) -> tuple[Float[Array, "seq vocab"], State]:
+        """Logits for every position, and the state after the last token.
+
+        `state`: None to start afresh; otherwise the state a previous call returned, to
+        continue from it.
+        """
+        config = self.config
+        tokens, segment_pos = jnp.asarray(tokens), jnp.asarray(segment_pos)
+        if tokens.shape != segment_pos.shape or tokens.ndim != 1:
+            raise ValueError(
+                f"tokens and segment_pos must be one-dimensional and of one shape, got "
+                f"tokens {tokens.shape} and segment_pos {segment_pos.shape}; batch with jax.vmap"
+            )
+        if state is not None and len(state) != len(self.blocks):
+            raise ValueError(f"state has {len(state)} entries, the model {len(self.blocks)} blocks")
+        tokens = eqx.error_if(
+            tokens,
+            (tokens < 0) | (tokens >= config.vocab_size),
+            f"token ids must lie in [0, vocab_size={config.vocab_size})",
+        )
+        model = self if config.compute_dtype is None else cast(self, config.dtype("compute"))
+        x = model.embedding[tokens]
+        if config.embedding_scale:
+            x = x * embedding_multiplier(config.width, x.dtype)
+        new_state = []
+        for i, block in enumerate(model.blocks):
+            call = eqx.filter_checkpoint(block) if config.remat else block
+            x, block_state = call(x, segment_pos, None if state is None else state[i])
+            new_state.append(block_state)
+        logits = model.final_norm(x) @ model.embedding.T
+        if config.logits_soft_cap is not None:
+            logits = jnp.tanh(logits / config.logits_soft_cap) * config.logits_soft_cap
+        return logits, tuple(new_state)
+
+
+def embedding_multiplier(width: int, dtype) -> Array:
+    """`sqrt(width)` rounded to bfloat16, as RecurrentGemma was trained (50.5 for 2560)."""
+    return jnp.sqrt(jnp.float32(width)).astype(jnp.bfloat16).astype(dtype)
+
+
+def cast(model: LanguageModel, dtype) -> LanguageModel:
+    """The model with every floating-point parameter in `dtype`."""
+    return jax.tree.map(
+        lambda leaf: (
+            leaf.astype(dtype)
+            if eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating)
+            else leaf
+        ),
+        model,
+    )
+
+
+def num_parameters(model: eqx.Module) -> int:
+    """How many numbers the model's arrays hold (built or abstract)."""
+    return sum(
+        math.prod(leaf.shape)
+        for leaf in jax.tree.leaves(model)
+        if isinstance(leaf, jax.Array | jax.ShapeDtypeStruct)
+    )
+
+
+def _residual_block(
+    config: ModelConfig, block_type: str, out_init_scale: float, dtype, key: PRNGKeyArray
+) -> ResidualBlock:
+    temporal_key, mlp_key = jax.random.split(key)
+    if block_type == "recurrent":
+        temporal = RecurrentBlock(
+            config.width,
+            config.lru_width,
+            config.num_gate_blocks,
+            conv_width=config.conv_width,
+            complex_gates=config.complex_gates,
+            out_init_scale=out_init_scale,
+            dtype=dtype,
+            key=temporal_key,
+        )
+    else:
+        temporal = LocalAttention(
+            config.width,
+            config.num_heads,
+            config.attention_window,
+            out_init_scale=out_init_scale,
+            dtype=dtype,
+            key=temporal_key,
+        )
+    return ResidualBlock(
+        temporal,
+        config.width,
+        config.mlp_width,
+        out_init_scale=out_init_scale,
+        dtype=dtype,
+        key=mlp_key,
+    )

@@ -1,0 +1,91 @@
+"""The official `recurrentgemma` package as the tests' oracle: small models, random weights."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from recurrentgemma import common
+from recurrentgemma.jax import griffin
+
+from hawkzoo.model import ModelConfig
+
+PATTERNS = {
+    "hawk": ("recurrent",),
+    "griffin": ("recurrent", "recurrent", "attention"),
+    "mqa": ("attention",),
+}
+_BLOCK_TYPES = {
+    "recurrent": common.TemporalBlockType.RECURRENT,
+    "attention": common.TemporalBlockType.ATTENTION,
+}
+
+
+def small_config(pattern: str, **changes) -> ModelConfig:
+    """A small model in which every feature is on: packed documents cross the window, the
+    LRU is wider than the model, the soft-cap and the embedding scale apply."""
+    fields = dict(
+        vocab_size=64,
+        width=32,
+        mlp_width=96,
+        lru_width=48,
+        num_heads=2,
+        num_gate_blocks=2,  # the official code ties gate blocks to heads
+        num_layers=3,
+        block_pattern=PATTERNS[pattern],
+        attention_window=4,
+        embedding_scale=True,
+        logits_soft_cap=30.0,
+    )
+    return ModelConfig(**(fields | changes))
+
+
+def official_model(config: ModelConfig, dtype=jnp.float32) -> griffin.Griffin:
+    return griffin.Griffin(
+        common.GriffinConfig(
+            vocab_size=config.vocab_size,
+            width=config.width,
+            mlp_expanded_width=config.mlp_width,
+            num_heads=config.num_heads,
+            block_types=tuple(_BLOCK_TYPES[block] for block in config.block_types),
+            embeddings_scale_by_sqrt_dim=config.embedding_scale,
+            attention_window_size=config.attention_window or 1 << 30,
+            logits_soft_cap=config.logits_soft_cap or 0.0,
+            lru_width=config.lru_width,
+            scan_type=common.ScanType.LINEAR_NATIVE,
+        ),
+        gradient_checkpointing=False,
+        param_dtype=dtype,
+    )
+
+
+def official_params(config: ModelConfig, key, tokens, segment_pos) -> dict:
+    """Official initial weights, perturbed so that no parameter keeps its special init
+    (norm scales and biases start at zero)."""
+    with jax.numpy_rank_promotion("allow"):
+        params = official_model(config).init(key, tokens, segment_pos)["params"]
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))
+    return jax.tree.unflatten(
+        tree, [p + 0.1 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)]
+    )
+
+
+@functools.cache
+def _apply(config: ModelConfig, dtype):
+    model = official_model(config, dtype)
+
+    def apply(params, tokens, segment_pos):
+        with jax.numpy_rank_promotion("allow"):
+            return model.apply({"params": params}, tokens, segment_pos)
+
+    return jax.jit(apply)
+
+
+def official_forward(config: ModelConfig, params, tokens, segment_pos, dtype=jnp.float32):
+    """Batched logits and cache of the official model."""
+    return _apply(config, dtype)(params, tokens, segment_pos)
+
+
+def packed_positions(lengths: list[int]) -> jax.Array:
+    """Segment positions of documents of these lengths packed into one row."""
+    return jnp.concatenate([jnp.arange(n) for n in lengths])
