@@ -121,10 +121,9 @@ def config_from_flax(params: Mapping, **fields) -> ModelConfig:
     `attention_window`, `embedding_scale` and `logits_soft_cap` from `fields`, or else
     from the one preset with these shapes."""
     flat = _flatten(_unwrap(params))
-    try:
-        vocab_size, width = np.shape(flat["embedder", "input_embedding"])
-    except KeyError:
-        raise ValueError("params has no embedder/input_embedding: not a Griffin tree") from None
+    if ("embedder", "input_embedding") not in flat:
+        raise ValueError("params has no embedder/input_embedding: not a Griffin tree")
+    vocab_size, width = _shape(flat, "embedder", "input_embedding")
     block_types = []
     for i in itertools.count():
         kinds = {path[1] for path in flat if path[0] == f"blocks.{i}"}
@@ -137,21 +136,21 @@ def config_from_flax(params: Mapping, **fields) -> ModelConfig:
     inferred: dict[str, Any] = {
         "vocab_size": int(vocab_size),
         "width": int(width),
-        "mlp_width": int(np.shape(flat[first, "mlp_block", "ffw_up", "w"])[-1]),
+        "mlp_width": int(_shape(flat, first, "mlp_block", "ffw_up", "w")[-1]),
         "num_layers": len(block_types),
         "block_pattern": _shortest_period(block_types),
         "param_dtype": _dtype_of(flat),
     }
     if "recurrent" in block_types:
         lru = f"blocks.{block_types.index('recurrent')}", "recurrent_block"
-        gate_blocks = np.shape(flat[(*lru, "rg_lru", "a_gate", "w")])[0]
-        inferred["lru_width"] = int(np.shape(flat[(*lru, "linear_x", "kernel")])[-1])
+        gate_blocks = _shape(flat, *lru, "rg_lru", "a_gate", "w")[0]
+        inferred["lru_width"] = int(_shape(flat, *lru, "linear_x", "kernel")[-1])
         inferred["num_gate_blocks"] = int(gate_blocks)
-        inferred["conv_width"] = int(np.shape(flat[(*lru, "conv_1d", "w")])[0])
+        inferred["conv_width"] = int(_shape(flat, *lru, "conv_1d", "w")[0])
         inferred["complex_gates"] = (*lru, "rg_lru", "a_imag_param") in flat
     if "attention" in block_types:
         attention = f"blocks.{block_types.index('attention')}", "attention_block"
-        head_dim = np.shape(flat[(*attention, "proj_k", "kernel")])[-1]
+        head_dim = _shape(flat, *attention, "proj_k", "kernel")[-1]
         inferred["num_heads"] = int(width // head_dim)
     inferred.setdefault("num_heads", inferred.get("num_gate_blocks"))
     inferred.setdefault("lru_width", inferred["width"])
@@ -169,9 +168,14 @@ def config_from_flax(params: Mapping, **fields) -> ModelConfig:
     return ModelConfig(**(inferred | fields))
 
 
+def _shape(flat: Mapping[Path, Any], *path: str) -> tuple[int, ...]:
+    value = flat[path]
+    return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+
+
 def _dtype_of(flat: Mapping[Path, Any], default: str = "float32") -> str:
     embedding = flat.get(("embedder", "input_embedding"))
-    return default if embedding is None else str(jnp.asarray(embedding).dtype)
+    return default if embedding is None else str(embedding.dtype)
 
 
 def _same_shapes(config: ModelConfig, inferred: Mapping) -> bool:
@@ -209,12 +213,12 @@ def from_flax(params: Mapping, config: ModelConfig | None = None, **fields) -> L
     for get, path, to_theirs, to_ours in _correspondences(template):
         if path not in flat:
             raise ValueError(f"{_show(path)} is missing from the parameter tree")
-        theirs = flat.pop(path)
         expected = jax.eval_shape(to_theirs, get(template)).shape
-        if np.shape(theirs) != expected:
+        if _shape(flat, *path) != expected:
             raise ValueError(
-                f"{_show(path)} has shape {tuple(np.shape(theirs))}, the config needs {expected}"
+                f"{_show(path)} has shape {_shape(flat, *path)}, the config needs {expected}"
             )
+        theirs = flat.pop(path)
         getters.append(get)
         values.append(to_ours(jnp.asarray(theirs)))
     if flat:

@@ -2,7 +2,8 @@
 
 import dataclasses
 import itertools
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, cast
 
 import jax.numpy as jnp
 
@@ -38,7 +39,7 @@ class ModelConfig:
     num_heads: int
     num_gate_blocks: int
     num_layers: int
-    block_pattern: tuple[BlockType, ...]
+    block_pattern: Sequence[str]
     attention_window: int | None = None
     embedding_scale: bool = False
     logits_soft_cap: float | None = None
@@ -111,7 +112,8 @@ class ModelConfig:
     @property
     def block_types(self) -> tuple[BlockType, ...]:
         """Each residual block's temporal block, in order."""
-        return tuple(itertools.islice(itertools.cycle(self.block_pattern), self.num_layers))
+        blocks = itertools.islice(itertools.cycle(self.block_pattern), self.num_layers)
+        return tuple(cast(BlockType, block) for block in blocks)
 
     @property
     def head_dim(self) -> int:

@@ -5,7 +5,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..nn import AttentionState, LocalAttention, RecurrentBlock, RecurrentState, ResidualBlock
 from ..nn._init import scaled_normal
@@ -48,14 +48,16 @@ class LanguageModel(eqx.Module):
 
     def __call__(
         self,
-        tokens: Int[Array, " seq"],
-        segment_pos: Int[Array, " seq"],
+        tokens: ArrayLike,
+        segment_pos: ArrayLike,
         state: State | None = None,
     ) -> tuple[Float[Array, "seq vocab"], State]:
         """Logits for every position, and the state after the last token.
 
-        `state`: None to start afresh; otherwise the state a previous call returned, to
-        continue from it.
+        - `tokens`: integer ids, shape `(seq,)`.
+        - `segment_pos`: each token's position in its document, shape `(seq,)`.
+        - `state`: None to start afresh, or the state a previous call returned, to
+          continue from it.
         """
         config = self.config
         tokens, segment_pos = jnp.asarray(tokens), jnp.asarray(segment_pos)
@@ -91,8 +93,8 @@ def embedding_multiplier(width: int, dtype) -> Array:
     return jnp.sqrt(jnp.float32(width)).astype(jnp.bfloat16).astype(dtype)
 
 
-def cast(model: LanguageModel, dtype) -> LanguageModel:
-    """The model with every floating-point parameter in `dtype`."""
+def cast[M: eqx.Module](model: M, dtype) -> M:
+    """The model (or layer) with every floating-point array in `dtype`."""
     return jax.tree.map(
         lambda leaf: (
             leaf.astype(dtype)

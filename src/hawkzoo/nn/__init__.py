@@ -4,6 +4,7 @@ from ._attention import (
     AttentionState as AttentionState,
     LocalAttention as LocalAttention,
     apply_rope as apply_rope,
+    attend as attend,
     attention_mask as attention_mask,
     local_attention as local_attention,
 )

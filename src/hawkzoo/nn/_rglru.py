@@ -7,7 +7,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ..backends import AbstractScanBackend, linear_scan
 from ._linear import BlockDiagonalLinear
@@ -20,18 +20,18 @@ MAX_SQRT_GRADIENT = 1000.0
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def sqrt_bounded_gradient(u: Array, max_gradient: float) -> Array:
+def sqrt_bounded_gradient(u: ArrayLike, max_gradient: float) -> Array:
     """`sqrt(u)`, whose derivative is evaluated at `max(u, 1 / (4 max_gradient²))`."""
     del max_gradient
     return jnp.sqrt(u)
 
 
-def _sqrt_forward(u: Array, max_gradient: float) -> tuple[Array, Array]:
+def _sqrt_forward(u: ArrayLike, max_gradient: float) -> tuple[Array, ArrayLike]:
     del max_gradient
     return jnp.sqrt(u), u
 
 
-def _sqrt_backward(max_gradient: float, u: Array, g: Array) -> tuple[Array]:
+def _sqrt_backward(max_gradient: float, u: ArrayLike, g: Array) -> tuple[Array]:
     floor = jnp.maximum(u, 1 / (4 * max_gradient**2))
     return jax.vjp(jnp.sqrt, floor)[1](g)
 
