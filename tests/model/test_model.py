@@ -114,9 +114,9 @@ def test_tokens_outside_the_vocabulary_are_refused_under_jit():
 
 def test_mismatched_or_batched_inputs_are_refused():
     model = LanguageModel(small_config("hawk"), key=jax.random.key(0))
-    with pytest.raises(ValueError, match="tokens .3,. and segment_pos .4,."):
+    with pytest.raises(ValueError, match=r"tokens \(3,\) and segment_pos \(4,\)"):
         model(jnp.arange(3), jnp.arange(4))
-    with pytest.raises(ValueError, match="batch with jax.vmap"):
+    with pytest.raises(ValueError, match=r"batch with jax\.vmap"):
         model(jnp.zeros((2, 3), int), jnp.zeros((2, 3), int))
 
 

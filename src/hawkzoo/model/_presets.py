@@ -3,6 +3,7 @@
 import functools
 import importlib.resources
 import pathlib
+import re
 import tomllib
 
 import equinox as eqx
@@ -22,10 +23,14 @@ def _models_folder() -> pathlib.Path:
 
 @functools.cache
 def _preset_files() -> dict[str, pathlib.Path]:
-    return {
-        f"{path.parent.name}-{path.stem}": path
-        for path in sorted(_models_folder().glob("*/*.toml"))
-    }
+    paths = sorted(_models_folder().glob("*/*.toml"), key=_family_then_size)
+    return {f"{path.parent.name}-{path.stem}": path for path in paths}
+
+
+def _family_then_size(path: pathlib.Path) -> tuple[str, float, str]:
+    size = re.fullmatch(r"(\d+(?:\.\d+)?)([mb])", path.stem)
+    count = float(size[1]) * {"m": 1e6, "b": 1e9}[size[2]] if size else 0.0
+    return path.parent.name, count, path.stem
 
 
 def presets() -> list[str]:
