@@ -1,6 +1,7 @@
 """The official `recurrentgemma` package as the tests' oracle: small models, random weights."""
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,7 @@ _BLOCK_TYPES = {
 def small_config(pattern: str, **changes) -> ModelConfig:
     """A small model in which every feature is on: packed documents cross the window, the
     LRU is wider than the model, the soft-cap and the embedding scale apply."""
-    fields = dict(
+    fields: dict[str, Any] = dict(
         vocab_size=64,
         width=32,
         mlp_width=96,

@@ -1,6 +1,7 @@
 """hawkzoo: Griffin, Hawk, RecurrentGemma and the RG-LRU in JAX and Equinox."""
 
-from . import backends as backends
+from . import backends as backends, checkpoints as checkpoints, model as model, nn as nn
 from .backends import linear_scan as linear_scan
+from .model import LanguageModel as LanguageModel, ModelConfig as ModelConfig
 
 __version__ = "0.1.0.dev0"

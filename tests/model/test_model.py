@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import hawkzoo
-from hawkzoo.model import LanguageModel, ModelConfig, build
+from hawkzoo.model import LanguageModel, ModelConfig, build, embedding_multiplier
+from hawkzoo.nn import RecurrentState
 
 from ..official import packed_positions, small_config
 
@@ -92,6 +92,7 @@ def test_bfloat16_parameters_and_bfloat16_compute():
     stored = LanguageModel(config.replace(param_dtype="bfloat16"), key=jax.random.key(0))
     assert {leaf.dtype for leaf in jax.tree.leaves(stored)} == {jnp.dtype(jnp.bfloat16)}
     logits, state = eqx.filter_jit(stored)(tokens, segment_pos)
+    assert isinstance(state[0], RecurrentState)
     assert logits.dtype == jnp.bfloat16 and state[0].rg_lru.dtype == jnp.float32
     mixed = LanguageModel(config.replace(compute_dtype="bfloat16"), key=jax.random.key(0))
     assert {leaf.dtype for leaf in jax.tree.leaves(mixed)} == {jnp.dtype(jnp.float32)}
@@ -100,8 +101,8 @@ def test_bfloat16_parameters_and_bfloat16_compute():
 
 
 def test_the_embedding_scale_is_rounded_to_bfloat16():
-    assert hawkzoo.model.embedding_multiplier(2560, jnp.float32) == 50.5
-    assert hawkzoo.model.embedding_multiplier(4096, jnp.float32) == 64.0
+    assert embedding_multiplier(2560, jnp.float32) == 50.5
+    assert embedding_multiplier(4096, jnp.float32) == 64.0
 
 
 def test_tokens_outside_the_vocabulary_are_refused_under_jit():

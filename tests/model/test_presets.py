@@ -60,7 +60,7 @@ def test_recurrentgemma_counts_equal_the_official_models(name, official):
 def test_a_preset_takes_changes_and_checks_them():
     assert preset("tiny-griffin", remat=True).remat
     assert build("tiny-hawk", param_dtype="bfloat16").embedding.dtype == jnp.bfloat16
-    with pytest.raises(ValueError, match="ModelConfig.width must be a positive integer"):
+    with pytest.raises(ValueError, match=r"ModelConfig\.width must be a positive integer"):
         preset("tiny-hawk", width=-1)
 
 

@@ -31,8 +31,8 @@ def official_layer(complex_gates: bool, x, segment_pos):
         params = jax.tree.map(
             lambda p: p + 0.3 * jnp.sin(jnp.arange(p.size)).reshape(p.shape), params
         )
-        y, h_last = layer.apply({"params": params}, x[None], segment_pos[None])
-    return params, y[0], h_last[0]
+        y, h_last = layer.apply({"params": params}, x[None], segment_pos[None])  # pyright: ignore[reportGeneralTypeIssues]
+    return params, jnp.asarray(y)[0], jnp.asarray(h_last)[0]
 
 
 def from_official(params, complex_gates: bool) -> RGLRU:
