@@ -22,6 +22,14 @@ def test_the_quickstart_runs(capsys):
     assert 0 <= difference < 1e-3
 
 
+def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    page = ROOT / "docs" / "usage" / "models.md"
+    for block in _python_blocks(page):
+        exec(compile(block.replace("/tmp/", ""), str(page), "exec"), {})
+    assert capsys.readouterr().out.split() == ["True", "8579977216"]
+
+
 @pytest.fixture(scope="module")
 def benchmark():
     spec = importlib.util.spec_from_file_location("scan_benchmark", ROOT / "benchmarks" / "scan.py")
