@@ -74,3 +74,12 @@ def test_a_tree_that_does_not_fit_names_the_path_and_both_shapes():
         from_flax(params, config.replace(num_layers=2))
     with pytest.raises(ValueError, match="not a Griffin tree"):
         from_flax({"blocks.0": {}})
+
+
+def test_the_complex_gated_variant_round_trips_with_its_phase():
+    model = LanguageModel(small_config("hawk", complex_gates=True), key=jax.random.key(0))
+    params = to_flax(model)
+    assert params["blocks.0"]["recurrent_block"]["rg_lru"]["a_imag_param"].shape == (24,)
+    assert eqx.tree_equal(
+        from_flax(params, attention_window=4, embedding_scale=True, logits_soft_cap=30.0), model
+    )

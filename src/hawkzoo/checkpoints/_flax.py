@@ -1,11 +1,10 @@
 """The official Flax parameter tree (`recurrentgemma.jax.Griffin`), to hawkzoo and back."""
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -13,78 +12,63 @@ from ..model import LanguageModel, ModelConfig, build, preset, presets
 from ..nn import RecurrentBlock
 
 Path = tuple[str, ...]
-# A hawkzoo leaf, its Flax path, and how the Flax array is shaped from ours (and back).
-Correspondence = tuple[
-    Callable[[LanguageModel], Any], Path, Callable[[Any], Any], Callable[[Any], Any]
-]
 
-_same = (lambda v: v, lambda v: v)
+# Each residual block's parameters: (hawkzoo attribute path, official Flax path).
+_RESIDUAL = (
+    ("temporal_norm.scale", "temporal_pre_norm/scale"),
+    ("channel_norm.scale", "channel_pre_norm/scale"),
+    ("mlp.up_weight", "mlp_block/ffw_up/w"),
+    ("mlp.up_bias", "mlp_block/ffw_up/b"),
+    ("mlp.down.weight", "mlp_block/ffw_down/kernel"),
+    ("mlp.down.bias", "mlp_block/ffw_down/bias"),
+)
+_RECURRENT = (
+    *(
+        (f"temporal.{layer}.{ours}", f"recurrent_block/{layer}/{theirs}")
+        for layer in ("linear_x", "linear_y", "linear_out")
+        for ours, theirs in (("weight", "kernel"), ("bias", "bias"))
+    ),
+    ("temporal.conv.weight", "recurrent_block/conv_1d/w"),
+    ("temporal.conv.bias", "recurrent_block/conv_1d/b"),
+    ("temporal.rg_lru.decay_param", "recurrent_block/rg_lru/a_param"),
+    ("temporal.rg_lru.phase_param", "recurrent_block/rg_lru/a_imag_param"),
+    ("temporal.rg_lru.decay_gate.weight", "recurrent_block/rg_lru/a_gate/w"),
+    ("temporal.rg_lru.decay_gate.bias", "recurrent_block/rg_lru/a_gate/b"),
+    ("temporal.rg_lru.input_gate.weight", "recurrent_block/rg_lru/input_gate/w"),
+    ("temporal.rg_lru.input_gate.bias", "recurrent_block/rg_lru/input_gate/b"),
+)
+_ATTENTION = (
+    ("temporal.q_proj.weight", "attention_block/proj_q/kernel"),
+    ("temporal.k_proj.weight", "attention_block/proj_k/kernel"),
+    ("temporal.v_proj.weight", "attention_block/proj_v/kernel"),
+    ("temporal.out_proj.weight", "attention_block/proj_final/kernel"),
+    ("temporal.out_proj.bias", "attention_block/proj_final/bias"),
+)
 
 # Fields a parameter tree cannot tell; a matching preset or the caller supplies them.
 BEHAVIOUR_FIELDS = ("attention_window", "embedding_scale", "logits_soft_cap")
 
 
-def _correspondences(model: LanguageModel) -> Iterator[Correspondence]:
-    yield (lambda m: m.embedding), ("embedder", "input_embedding"), *_same
-    yield (lambda m: m.final_norm.scale), ("final_norm", "scale"), *_same
+def _leaf(model: Any, path: str) -> Any:
+    for part in path.split("."):
+        model = model[int(part)] if part.isdigit() else getattr(model, part)
+    return model
+
+
+def _pairs(model: LanguageModel) -> Iterator[tuple[str, Path]]:
+    """(hawkzoo attribute path, Flax path) of every parameter the model has."""
+    yield "embedding", ("embedder", "input_embedding")
+    yield "final_norm.scale", ("final_norm", "scale")
     for i, block in enumerate(model.blocks):
-        name = f"blocks.{i}"
+        temporal = _RECURRENT if isinstance(block.temporal, RecurrentBlock) else _ATTENTION
+        for ours, theirs in _RESIDUAL + temporal:
+            if _leaf(block, ours) is not None:  # the real RG-LRU has no phase
+                yield f"blocks.{i}.{ours}", (f"blocks.{i}", *theirs.split("/"))
 
-        def at(get, i=i):
-            return lambda m: get(m.blocks[i])
 
-        yield at(lambda b: b.temporal_norm.scale), (name, "temporal_pre_norm", "scale"), *_same
-        yield at(lambda b: b.channel_norm.scale), (name, "channel_pre_norm", "scale"), *_same
-        yield (
-            at(lambda b: b.mlp.up_weight),
-            (name, "mlp_block", "ffw_up", "w"),
-            *_same,
-        )
-        yield (
-            at(lambda b: b.mlp.up_bias),
-            (name, "mlp_block", "ffw_up", "b"),
-            lambda v: v.reshape(2, 1, 1, -1),
-            lambda v: v.reshape(2, -1),
-        )
-        yield at(lambda b: b.mlp.down.weight), (name, "mlp_block", "ffw_down", "kernel"), *_same
-        yield at(lambda b: b.mlp.down.bias), (name, "mlp_block", "ffw_down", "bias"), *_same
-        if isinstance(block.temporal, RecurrentBlock):
-            prefix = (name, "recurrent_block")
-            for ours in ("linear_x", "linear_y", "linear_out"):
-                yield (
-                    at(lambda b, o=ours: getattr(b.temporal, o).weight),
-                    (*prefix, ours, "kernel"),
-                    *_same,
-                )
-                yield (
-                    at(lambda b, o=ours: getattr(b.temporal, o).bias),
-                    (*prefix, ours, "bias"),
-                    *_same,
-                )
-            yield at(lambda b: b.temporal.conv.weight), (*prefix, "conv_1d", "w"), *_same
-            yield at(lambda b: b.temporal.conv.bias), (*prefix, "conv_1d", "b"), *_same
-            lru = (*prefix, "rg_lru")
-            yield at(lambda b: b.temporal.rg_lru.decay_param), (*lru, "a_param"), *_same
-            if block.temporal.rg_lru.complex_gates:
-                yield at(lambda b: b.temporal.rg_lru.phase_param), (*lru, "a_imag_param"), *_same
-            for ours, theirs in (("decay_gate", "a_gate"), ("input_gate", "input_gate")):
-                gate = lambda b, o=ours: getattr(b.temporal.rg_lru, o)
-                yield at(lambda b, g=gate: g(b).weight), (*lru, theirs, "w"), *_same
-                yield at(lambda b, g=gate: g(b).bias), (*lru, theirs, "b"), *_same
-        else:
-            prefix = (name, "attention_block")
-            for ours, theirs in (("q_proj", "proj_q"), ("k_proj", "proj_k"), ("v_proj", "proj_v")):
-                yield (
-                    at(lambda b, o=ours: getattr(b.temporal, o).weight),
-                    (*prefix, theirs, "kernel"),
-                    *_same,
-                )
-            yield (
-                at(lambda b: b.temporal.out_proj.weight),
-                (*prefix, "proj_final", "kernel"),
-                *_same,
-            )
-            yield at(lambda b: b.temporal.out_proj.bias), (*prefix, "proj_final", "bias"), *_same
+def _flax_shape(path: Path, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The official shape of one of our arrays: the MLP bias has two broadcast axes."""
+    return (shape[0], 1, 1, shape[1]) if path[-2:] == ("ffw_up", "b") else shape
 
 
 def _unwrap(params: Mapping) -> Mapping:
@@ -108,11 +92,12 @@ def _show(path: Path) -> str:
 def to_flax(model: LanguageModel) -> dict[str, Any]:
     """The model's parameters as the official `Griffin`'s `params` tree."""
     tree: dict = {}
-    for get, path, to_theirs, _ in _correspondences(model):
+    for ours, path in _pairs(model):
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = to_theirs(get(model))
+        value = _leaf(model, ours)
+        node[path[-1]] = value.reshape(_flax_shape(path, value.shape))
     return tree
 
 
@@ -209,18 +194,18 @@ def from_flax(params: Mapping, config: ModelConfig | None = None, **fields) -> L
     else:
         config = config.replace(param_dtype=_dtype_of(flat, config.param_dtype), **fields)
     template = build(config)
-    getters, values = [], []
-    for get, path, to_theirs, to_ours in _correspondences(template):
+    pairs = list(_pairs(template))
+    values = []
+    for ours, path in pairs:
         if path not in flat:
             raise ValueError(f"{_show(path)} is missing from the parameter tree")
-        expected = jax.eval_shape(to_theirs, get(template)).shape
-        if _shape(flat, *path) != expected:
+        shape = _leaf(template, ours).shape
+        if _shape(flat, *path) != _flax_shape(path, shape):
             raise ValueError(
-                f"{_show(path)} has shape {_shape(flat, *path)}, the config needs {expected}"
+                f"{_show(path)} has shape {_shape(flat, *path)}, "
+                f"the config needs {_flax_shape(path, shape)}"
             )
-        theirs = flat.pop(path)
-        getters.append(get)
-        values.append(to_ours(jnp.asarray(theirs)))
+        values.append(jnp.asarray(flat.pop(path)).reshape(shape))
     if flat:
         raise ValueError(f"{_show(next(iter(flat)))} has no place in a model of this config")
-    return eqx.tree_at(lambda m: [get(m) for get in getters], template, values)
+    return eqx.tree_at(lambda m: [_leaf(m, ours) for ours, _ in pairs], template, values)
