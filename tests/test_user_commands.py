@@ -27,7 +27,7 @@ def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
     page = ROOT / "docs" / "usage" / "models.md"
     for block in _python_blocks(page):
         exec(compile(block.replace("/tmp/", ""), str(page), "exec"), {})
-    assert capsys.readouterr().out.split() == ["True", "8579977216"]
+    assert capsys.readouterr().out.split() == ["True", "True", "8579977216"]
 
 
 @pytest.fixture(scope="module")

@@ -68,22 +68,38 @@ def test_save_and_load_round_trip(model):
     assert eqx.tree_equal(loaded, model)
 
 
-def test_a_recurrent_model_continues_from_its_state():
-    model = LanguageModel(small_config("hawk"), key=jax.random.key(0))
-    tokens = jnp.arange(20) % 64
-    segment_pos = packed_positions([5, 15])
+TOKENS = jax.random.randint(jax.random.key(3), (24,), 0, 64)
+# Three documents; the window is 4, so the long one runs past it.
+SEGMENT_POS = packed_positions([5, 12, 7])
 
-    @eqx.filter_jit
-    def in_two_calls(model):
-        whole, last = model(tokens, segment_pos)
-        first, state = model(tokens[:9], segment_pos[:9])
-        second, state = model(tokens[9:], segment_pos[9:], state)
-        return whole, last, jnp.concatenate([first, second]), state
 
-    whole, last, split, state = in_two_calls(model)
-    assert jnp.allclose(split, whole, atol=1e-5)
-    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(last), strict=True):
-        assert jnp.allclose(a, b, atol=1e-5)
+@eqx.filter_jit
+def in_two_calls(model, split):
+    whole, last = model(TOKENS, SEGMENT_POS)
+    first, state = model(TOKENS[:split], SEGMENT_POS[:split])
+    second, state = model(TOKENS[split:], SEGMENT_POS[split:], state)
+    return whole, last, jnp.concatenate([first, second]), state
+
+
+@pytest.mark.parametrize("split", [3, 21])  # the new tokens outnumber the past, and not
+def test_continuing_from_the_state_equals_one_call(model, split):
+    whole, last, split_logits, state = in_two_calls(model, split)
+    assert jnp.allclose(split_logits, whole, atol=1e-5)
+    if model.config.attention_window is not None:  # global attention's state grows
+        for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(last), strict=True):
+            assert jnp.allclose(a, b, atol=1e-5)
+
+
+def test_decoding_token_by_token_equals_one_call():
+    model = LanguageModel(small_config("griffin"), key=jax.random.key(0))
+    step = eqx.filter_jit(model)
+    whole, _ = step(TOKENS, SEGMENT_POS)
+    logits, state = step(TOKENS[:2], SEGMENT_POS[:2])
+    decoded = [logits]
+    for t in range(2, 24):
+        logits, state = step(TOKENS[t : t + 1], SEGMENT_POS[t : t + 1], state)
+        decoded.append(logits)
+    assert jnp.allclose(jnp.concatenate(decoded), whole, atol=1e-5)
 
 
 def test_bfloat16_parameters_and_bfloat16_compute():
@@ -119,13 +135,6 @@ def test_mismatched_or_batched_inputs_are_refused():
         model(jnp.arange(3), jnp.arange(4))
     with pytest.raises(ValueError, match=r"batch with jax\.vmap"):
         model(jnp.zeros((2, 3), int), jnp.zeros((2, 3), int))
-
-
-def test_attention_cannot_continue_from_a_state_yet():
-    model = LanguageModel(small_config("griffin"), key=jax.random.key(0))
-    _, state = eqx.filter_jit(model)(jnp.arange(4), jnp.arange(4))
-    with pytest.raises(NotImplementedError, match="LocalAttention cannot continue"):
-        eqx.filter_jit(model)(jnp.arange(2), jnp.arange(4, 6), state)
 
 
 @pytest.mark.parametrize(

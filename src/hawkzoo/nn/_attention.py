@@ -17,8 +17,10 @@ ROPE_MAX_WAVELENGTH = 10_000
 
 
 class AttentionState(NamedTuple):
-    """The keys and values of the last `window` tokens, in a ring: position `p` in slot
-    `p % window`, with `num_tokens` the position after the last one written."""
+    """The keys (after RoPE) and values of the last `window` tokens, in a ring: position
+    `p` in slot `p % window`, with `num_tokens` the position after the last one written,
+    as the official cache lays them out. Global attention keeps every token, so its state
+    grows with each call."""
 
     keys: Float[Array, "window head_dim"]
     values: Float[Array, "window head_dim"]
@@ -162,20 +164,41 @@ class LocalAttention(eqx.Module):
         segment_pos: Int[Array, " seq"],
         state: AttentionState | None = None,
     ) -> tuple[Float[Array, "seq width"], AttentionState]:
-        """Returns the outputs and the ring of the last keys and values."""
-        if state is not None:
-            raise NotImplementedError("LocalAttention cannot continue from a state yet")
+        """Returns the outputs and the ring of the last keys and values.
+
+        With a `state`, the new tokens continue from it: they see the keys it holds as
+        the tokens just before them (unless a document starts among them), one token or
+        many at a time.
+        """
         steps = x.shape[0]
         q = apply_rope(self.q_proj(x).reshape(steps, self.num_heads, -1), segment_pos)
         k = apply_rope(self.k_proj(x), segment_pos)
         v = self.v_proj(x)
         documents = jnp.cumsum(segment_pos == 0)
-        encoded = local_attention(q, k, v, documents, self.window)
+        if state is None:
+            encoded = local_attention(q, k, v, documents, self.window)
+            return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos, self.window)
+        past_k, past_v, past_documents = _in_position_order(state)
+        k, v = jnp.concatenate([past_k, k]), jnp.concatenate([past_v, v])
+        all_documents = jnp.concatenate([past_documents, documents])
+        past = past_k.shape[0]
+        if steps <= past:  # a few tokens (decoding): each query against every key
+            positions = jnp.arange(past + steps)
+            mask = attention_mask(
+                positions[past:], positions, documents, all_documents, self.window
+            )
+            encoded = attend(q, k, v, mask)
+        else:  # a long chunk: blocked, with idle queries standing for the past
+            idle = jnp.zeros((past, *q.shape[1:]), q.dtype)
+            encoded = local_attention(jnp.concatenate([idle, q]), k, v, all_documents, self.window)[
+                past:
+            ]
         return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos, self.window)
 
 
 def _ring(k: Array, v: Array, segment_pos: Array, window: int | None) -> AttentionState:
-    """The state after a prompt: its last `window` keys and values, placed by position."""
+    """The state after these keys (in position order): the last `window` of them (all of
+    them for global attention), position `p` in slot `p % size`."""
     size = k.shape[0] if window is None else window
     kept = min(size, k.shape[0])
     num_tokens = segment_pos[-1] + 1
@@ -185,3 +208,13 @@ def _ring(k: Array, v: Array, segment_pos: Array, window: int | None) -> Attenti
         return jnp.pad(rolled, [(0, size - kept), (0, 0)])
 
     return AttentionState(place(k), place(v), num_tokens.astype(jnp.int32))
+
+
+def _in_position_order(state: AttentionState) -> tuple[Array, Array, Array]:
+    """The state's keys and values oldest first, and their documents: 0 for the current
+    document, -1 for slots that hold nothing of it (never written, or another document)."""
+    size, num_tokens = state.keys.shape[0], state.num_tokens
+    oldest = num_tokens % size
+    positions = num_tokens - size + jnp.arange(size)
+    documents = jnp.where(positions >= 0, 0, -1)
+    return jnp.roll(state.keys, -oldest, 0), jnp.roll(state.values, -oldest, 0), documents
