@@ -5,9 +5,33 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
+from hawkzoo import backends
+
 from .. import oracle
+
+
+def runnable(name: str) -> str | backends.AbstractScanBackend:
+    """The backend the tests run for a registered name: kernels for other hardware run in
+    Pallas's interpreter here."""
+    if name == "pallas_tpu" and jax.default_backend() != "tpu":
+        return backends.PallasTPU(interpret=True, block_steps=8)
+    return name
+
+
+def runnable_backends() -> list:
+    """Every registered backend, as `pytest.param`s named by registry name."""
+    return [pytest.param(runnable(name), id=name) for name in backends.registered()]
+
+
+def skip_if_refused(backend, a, x) -> None:
+    """Skip a case the backend declares unsupported (refusals are tested on their own)."""
+    reason = backends.get(backend).unsupported_reason(a, x)
+    if reason is not None:
+        pytest.skip(reason)
+
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "complex64": jnp.complex64}
 

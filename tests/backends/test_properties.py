@@ -12,9 +12,9 @@ from hypothesis import given, strategies as st
 from hawkzoo import backends, linear_scan
 
 from .. import oracle
-from .problems import assert_scaled_close, problems, tolerance
+from .problems import assert_scaled_close, problems, runnable_backends, tolerance
 
-BACKENDS = backends.registered()
+BACKENDS = runnable_backends()
 STEPS, CHANNELS = 65, (3,)
 TOL = tolerance(jnp.float32, STEPS)
 
@@ -155,7 +155,7 @@ def test_jit_equals_eager(backend, problem):
     assert_scaled_close(eager[1], oracle.wide(jitted[1]), scale_last, 1e-6, "h_last")
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "auto"])
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b.id != "auto"])
 @pytest.mark.parametrize("reverse", [False, True])
 @given(problem=problems(STEPS, CHANNELS, "float32", with_reset=False))
 def test_cumulative_decay_is_the_running_product(backend, reverse, problem):

@@ -10,11 +10,15 @@ import pytest
 from hawkzoo import backends
 from hawkzoo.checkpoints import from_flax, to_flax
 
+from ..backends.problems import runnable
 from ..official import official_forward, official_params, packed_positions, small_config
 
-BACKENDS = backends.registered()
 # The all-attention pattern runs no scan: one backend covers it.
-CASES = [(p, b) for p in ("hawk", "griffin") for b in BACKENDS] + [("mqa", "auto")]
+CASES = [
+    pytest.param(pattern, runnable(name), id=f"{pattern}-{name}")
+    for pattern in ("hawk", "griffin")
+    for name in backends.registered()
+] + [pytest.param("mqa", "auto", id="mqa")]
 
 TOKENS = jax.random.randint(jax.random.key(1), (2, 24), 0, 64)
 # Row 0 packs three documents, one longer than the window; row 1 is one document.
