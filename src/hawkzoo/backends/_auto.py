@@ -30,7 +30,8 @@ class Auto(AbstractScanBackend):
     """Chooses, at trace time, the backend expected to be fastest for the call.
 
     - CPU: `sequential`, whose single pass is at the memory floor there.
-    - GPU and TPU: `chunked`, whose short loops over wide vectors suit parallel hardware.
+    - TPU: `pallas_tpu`, the kernel that keeps the state in VMEM; then `chunked`.
+    - GPU: `chunked`, whose short loops over wide vectors suit parallel hardware.
 
     A preferred backend that cannot run the call is skipped with one warning per process
     for each (backend, reason); `sequential` runs everything and ends every list.
@@ -41,8 +42,11 @@ class Auto(AbstractScanBackend):
     def preferences(self, a: Array, x: Array) -> tuple[AbstractScanBackend, ...]:
         """The backends `auto` tries for this call, in order."""
         del a, x
-        if target_platform() == "cpu":
+        platform = target_platform()
+        if platform == "cpu":
             return (get("sequential"),)
+        if platform == "tpu":
+            return (get("pallas_tpu"), get("chunked"), get("sequential"))
         return (get("chunked"), get("sequential"))
 
     def select(self, a: Sequence, x: Sequence) -> AbstractScanBackend:

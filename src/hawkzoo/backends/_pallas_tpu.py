@@ -39,7 +39,7 @@ class PallasTPU(AbstractLoopBackend):
     block_steps: int = eqx.field(static=True, default=128)
     rows: int = eqx.field(static=True, default=8)
     vmem_budget_bytes: int = eqx.field(static=True, default=16 * 2**20)
-    interpret: bool = eqx.field(static=True, default=False)
+    interpret: bool | pltpu.InterpretParams = eqx.field(static=True, default=False)
 
     def unsupported_reason(self, a: Array, x: Array) -> str | None:
         if x.dtype not in (jnp.float32, jnp.bfloat16, jnp.float16):
