@@ -78,7 +78,10 @@ def _official(scan_type: str, unroll: int = 1) -> Callable | None:
 
 def methods(slow_compiles: bool) -> list[Method]:
     found = []
+    probe = jnp.zeros((2, 128))
     for name in backends.registered():
+        if backends.get(name).unsupported_reason(probe, probe) is not None:
+            continue  # a kernel for other hardware
         scan = partial(hawkzoo.linear_scan, backend=name)
         found.append(Method(f"hawkzoo {name}", "batch-major", jax.vmap(scan)))
         found.append(Method(f"hawkzoo {name}", "time-major", scan))
