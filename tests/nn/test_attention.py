@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import pytest
 from hypothesis import given, strategies as st
 
-from hawkzoo.nn import LocalAttention, attend, attention_mask, local_attention
+from hawkzoo.nn import LocalAttention, apply_rope, attend, attention_mask, local_attention
 
 # (steps, window): the blocked path with a partial last block, exact blocks, window 1.
 SHAPES = [(33, 4), (64, 8), (40, 1), (9, 4), (50, None)]
@@ -60,8 +60,6 @@ def test_each_token_sees_itself_and_window_tokens_before_it_in_its_document(wind
 
 
 def test_rope_rotates_half_of_each_head_by_position():
-    from hawkzoo.nn import apply_rope
-
     x = jax.random.normal(jax.random.key(0), (5, 2, 16))
     rotated = apply_rope(x, jnp.arange(5))
     assert jnp.array_equal(rotated[..., 8:], x[..., 8:])

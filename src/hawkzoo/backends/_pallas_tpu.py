@@ -44,8 +44,8 @@ class PallasTPU(AbstractLoopBackend):
     def unsupported_reason(self, a: Array, x: Array) -> str | None:
         if x.dtype not in (jnp.float32, jnp.bfloat16, jnp.float16):
             return f"the kernel takes float32, bfloat16 or float16, not {x.dtype}"
-        if not self.interpret and target_platform() != "tpu":
-            platform = target_platform()
+        platform = target_platform()
+        if not self.interpret and platform != "tpu":
             return f"it needs a TPU, not {platform} (interpret=True runs it anywhere)"
         needed = self.block_bytes(x.dtype)
         if needed > self.vmem_budget_bytes:

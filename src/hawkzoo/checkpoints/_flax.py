@@ -45,6 +45,18 @@ _ATTENTION = (
     ("temporal.out_proj.bias", "attention_block/proj_final/bias"),
 )
 
+# What a parameter tree's shapes decide.
+_SHAPE_FIELDS = (
+    "vocab_size",
+    "width",
+    "mlp_width",
+    "lru_width",
+    "num_heads",
+    "num_gate_blocks",
+    "conv_width",
+    "complex_gates",
+    "block_types",
+)
 # Fields a parameter tree cannot tell; a matching preset or the caller supplies them.
 BEHAVIOUR_FIELDS = ("attention_window", "embedding_scale", "logits_soft_cap")
 
@@ -140,17 +152,19 @@ def config_from_flax(params: Mapping, **fields) -> ModelConfig:
     inferred.setdefault("num_heads", inferred.get("num_gate_blocks"))
     inferred.setdefault("lru_width", inferred["width"])
     inferred.setdefault("num_gate_blocks", inferred["num_heads"])
+    shaped = ModelConfig(**inferred)
     missing = [name for name in BEHAVIOUR_FIELDS if name not in fields]
     if missing:
-        matches = [name for name in presets() if _same_shapes(preset(name), inferred)]
+        candidates = {name: preset(name) for name in presets()}
+        matches = [name for name, config in candidates.items() if _same_shapes(config, shaped)]
         if len(matches) != 1:
             raise ValueError(
                 f"cannot tell {', '.join(missing)} from the parameter shapes "
                 f"({'no preset' if not matches else 'presets ' + ', '.join(matches)} "
                 "match them): pass them as keywords"
             )
-        fields = {name: getattr(preset(matches[0]), name) for name in missing} | fields
-    return ModelConfig(**(inferred | fields))
+        fields = {name: getattr(candidates[matches[0]], name) for name in missing} | fields
+    return shaped.replace(**fields)
 
 
 def _shape(flat: Mapping[Path, Any], *path: str) -> tuple[int, ...]:
@@ -163,11 +177,8 @@ def _dtype_of(flat: Mapping[Path, Any], default: str = "float32") -> str:
     return default if embedding is None else str(embedding.dtype)
 
 
-def _same_shapes(config: ModelConfig, inferred: Mapping) -> bool:
-    shapes = {k: v for k, v in inferred.items() if k not in ("param_dtype", "block_pattern")}
-    return all(getattr(config, k) == v for k, v in shapes.items()) and (
-        config.block_types == ModelConfig(**inferred).block_types
-    )
+def _same_shapes(config: ModelConfig, other: ModelConfig) -> bool:
+    return all(getattr(config, name) == getattr(other, name) for name in _SHAPE_FIELDS)
 
 
 def _shortest_period(items: list) -> tuple:
