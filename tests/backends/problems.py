@@ -1,5 +1,7 @@
 """Scan problems for the tests: shapes fixed by the test case, values drawn by Hypothesis."""
 
+import os
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -12,25 +14,52 @@ from hawkzoo import backends
 
 from .. import oracle
 
+QUICK = os.environ.get("HAWKZOO_TEST_PROFILE", "quick") == "quick"
+
 
 def runnable(name: str) -> str | backends.AbstractScanBackend:
     """The backend the tests run for a registered name: kernels for other hardware run in
     Pallas's interpreter here."""
     if name == "pallas_tpu" and jax.default_backend() != "tpu":
         return backends.PallasTPU(interpret=True, block_steps=8)
+    if name == "pallas_gpu" and not is_native(name):
+        return backends.PallasGPU(interpret=True, block_steps=2)
     return name
 
 
-def runnable_backends() -> list:
-    """Every registered backend, as `pytest.param`s named by registry name."""
-    return [pytest.param(runnable(name), id=name) for name in backends.registered()]
+def is_native(name: str) -> bool:
+    """Whether a registered backend runs natively here (rather than in an interpreter)."""
+    probe = jnp.ones((2, 1))
+    return backends.get(name).unsupported_reason(probe, probe) is None
+
+
+# Pallas's GPU interpreter takes milliseconds a step: the quick profile gives it sequences
+# up to this length (the thorough profile and a GPU run everything).
+INTERPRETED_GPU_STEPS = 7
+
+
+def runnable_backends(*, quick_leaves_out_gpu_interpreter: bool = False) -> list:
+    """Every registered backend, as `pytest.param`s named by registry name.
+
+    Pallas's GPU interpreter takes milliseconds a step, so a test may leave it out of the
+    quick profile; the thorough profile (and a GPU, where the kernel runs natively) keeps it.
+    """
+    names = backends.registered()
+    if quick_leaves_out_gpu_interpreter and QUICK and not is_native("pallas_gpu"):
+        names = [name for name in names if name != "pallas_gpu"]
+    return [pytest.param(runnable(name), id=name) for name in names]
 
 
 def skip_if_refused(backend, a, x) -> None:
-    """Skip a case the backend declares unsupported (refusals are tested on their own)."""
-    reason = backends.get(backend).unsupported_reason(a, x)
+    """Skip a case the backend declares unsupported (refusals are tested on their own), or
+    one too long for the quick profile in Pallas's GPU interpreter."""
+    backend = backends.get(backend)
+    reason = backend.unsupported_reason(a, x)
     if reason is not None:
         pytest.skip(reason)
+    interpreted_gpu = isinstance(backend, backends.PallasGPU) and backend.interpret
+    if QUICK and interpreted_gpu and a.shape[0] > INTERPRETED_GPU_STEPS:
+        pytest.skip(f"over {INTERPRETED_GPU_STEPS} steps in the GPU interpreter")
 
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "complex64": jnp.complex64}

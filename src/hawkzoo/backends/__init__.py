@@ -10,6 +10,7 @@ from ._base import (
 )
 from ._chunked import Chunked as Chunked
 from ._loop import AbstractLoopBackend as AbstractLoopBackend
+from ._pallas_gpu import PallasGPU as PallasGPU
 from ._pallas_tpu import PallasTPU as PallasTPU
 from ._registry import (
     ENVIRONMENT_VARIABLE as ENVIRONMENT_VARIABLE,

@@ -31,7 +31,8 @@ class Auto(AbstractScanBackend):
 
     - CPU: `sequential`, whose single pass is at the memory floor there.
     - TPU: `pallas_tpu`, the kernel that keeps the state in VMEM; then `chunked`.
-    - GPU: `chunked`, whose short loops over wide vectors suit parallel hardware.
+    - GPU: `pallas_gpu`, the Mosaic GPU kernel, on Hopper and newer; then `chunked`,
+      whose short loops over wide vectors suit parallel hardware.
 
     A preferred backend that cannot run the call is skipped with one warning per process
     for each (backend, reason); `sequential` runs everything and ends every list.
@@ -47,7 +48,7 @@ class Auto(AbstractScanBackend):
             return (get("sequential"),)
         if platform == "tpu":
             return (get("pallas_tpu"), get("chunked"), get("sequential"))
-        return (get("chunked"), get("sequential"))
+        return (get("pallas_gpu"), get("chunked"), get("sequential"))
 
     def select(self, a: Sequence, x: Sequence) -> AbstractScanBackend:
         *preferred, last = self.preferences(a, x)

@@ -51,7 +51,7 @@ class Chunked(AbstractLoopBackend):
 
         decay, local_last = _chunk_summaries(a, x, h0.dtype, within, reverse)
         ends, h_last = loop_scan(decay, local_last, h0, axis=axis, reverse=reverse)
-        starts = _shift_in(ends, h0, axis, reverse)
+        starts = shift_in(ends, h0, axis, reverse)
         h, _ = loop_scan(a, x, starts, axis=within, reverse=reverse)
 
         h = h.reshape(*h.shape[:axis], count * size, *h.shape[within + 1 :])
@@ -73,7 +73,7 @@ def _chunk_summaries(a: Array, x: Array, acc, axis: int, reverse: bool) -> tuple
     return fori_along(a.shape[axis], reverse, body, init)
 
 
-def _shift_in(ends: Array, h0: Array, axis: int, reverse: bool) -> Array:
+def shift_in(ends: Array, h0: Array, axis: int, reverse: bool) -> Array:
     """Each chunk's initial state: the previous chunk's final state, `h0` for the first."""
     first = jnp.expand_dims(h0, axis)
     if reverse:

@@ -1,7 +1,6 @@
 """The `pallas_tpu` backend: a Pallas (Mosaic) kernel that keeps the state in VMEM."""
 
 import functools
-import math
 
 import equinox as eqx
 import jax
@@ -12,6 +11,7 @@ from jax.experimental.pallas import tpu as pltpu
 from jaxtyping import Array
 
 from ._auto import target_platform
+from ._kernel_io import scan_in_blocks
 from ._loop import AbstractLoopBackend
 from ._registry import register
 
@@ -64,29 +64,24 @@ class PallasTPU(AbstractLoopBackend):
     def scan_along(
         self, a: Array, x: Array, h0: Array, *, axis: int, reverse: bool
     ) -> tuple[Array, Array]:
-        shape = x.shape
-        batch, steps = math.prod(shape[:axis]), shape[axis]
-        channels = math.prod(shape[axis + 1 :])
-        h, h_last = self._kernel_scan(
-            a.reshape(batch, steps, channels),
-            x.reshape(batch, steps, channels),
-            h0.reshape(batch, channels),
+        block_steps = min(self.block_steps, -(-x.shape[axis] // 8) * 8)
+        return scan_in_blocks(
+            functools.partial(self._kernel_scan, block_steps=block_steps, reverse=reverse),
+            a,
+            x,
+            h0,
+            axis=axis,
             reverse=reverse,
+            step_multiple=block_steps,
+            channel_multiple=LANES,
         )
-        return h.reshape(shape), h_last.astype(h0.dtype).reshape(h0.shape)
 
-    def _kernel_scan(self, a: Array, x: Array, h0: Array, *, reverse: bool):
+    def _kernel_scan(self, a: Array, x: Array, h0: Array, *, block_steps: int, reverse: bool):
         batch, steps, channels = x.shape
-        block_steps = min(self.block_steps, -(-steps // 8) * 8)
-        pad_steps, pad_channels = -steps % block_steps, -channels % LANES
-        time_pad = (pad_steps, 0) if reverse else (0, pad_steps)
-        a = jnp.pad(a, ((0, 0), time_pad, (0, pad_channels)), constant_values=1)
-        x = jnp.pad(x, ((0, 0), time_pad, (0, pad_channels)))
-        h0 = jnp.pad(h0.astype(jnp.float32), ((0, 0), (0, pad_channels)))
-        padded_steps, row_count = steps + pad_steps, (channels + pad_channels) // LANES
+        row_count = channels // LANES
         rows = min(self.rows, row_count)
-        a, x = (v.reshape(batch, padded_steps, row_count, LANES) for v in (a, x))
-        num_blocks = padded_steps // block_steps
+        a, x = (v.reshape(batch, steps, row_count, LANES) for v in (a, x))
+        num_blocks = steps // block_steps
 
         def time_block(t):
             return num_blocks - 1 - t if reverse else t
@@ -112,9 +107,7 @@ class PallasTPU(AbstractLoopBackend):
             ),
             interpret=self.interpret,
         )(a, x, h0.reshape(batch, row_count, LANES))
-        h = h.reshape(batch, padded_steps, -1)
-        h = h[:, pad_steps:] if reverse else h[:, :steps]
-        return h[..., :channels], h_last.reshape(batch, -1)[:, :channels]
+        return h.reshape(batch, steps, channels), h_last.reshape(batch, channels)
 
 
 def _kernel(
