@@ -14,7 +14,8 @@ from hawkzoo import backends
 
 from .. import oracle
 
-QUICK = os.environ.get("HAWKZOO_TEST_PROFILE", "quick") == "quick"
+# Also run the slow cases of Pallas's GPU interpreter (CI does, in a step of its own).
+SLOW_INTERPRETERS = os.environ.get("HAWKZOO_TEST_SLOW_INTERPRETERS", "") not in ("", "0")
 
 
 def runnable(name: str) -> str | backends.AbstractScanBackend:
@@ -23,7 +24,7 @@ def runnable(name: str) -> str | backends.AbstractScanBackend:
     if name == "pallas_tpu" and jax.default_backend() != "tpu":
         return backends.PallasTPU(interpret=True, block_steps=8)
     if name == "pallas_gpu" and not is_native(name):
-        return backends.PallasGPU(interpret=True, block_steps=2)
+        return backends.PallasGPU(interpret=True, block_steps=8)
     return name
 
 
@@ -33,33 +34,29 @@ def is_native(name: str) -> bool:
     return backends.get(name).unsupported_reason(probe, probe) is None
 
 
-# Pallas's GPU interpreter takes milliseconds a step: the quick profile gives it sequences
-# up to this length (the thorough profile and a GPU run everything).
-INTERPRETED_GPU_STEPS = 7
-
-
-def runnable_backends(*, quick_leaves_out_gpu_interpreter: bool = False) -> list:
+def runnable_backends(*, slow_in_gpu_interpreter: bool = False) -> list:
     """Every registered backend, as `pytest.param`s named by registry name.
 
-    Pallas's GPU interpreter takes milliseconds a step, so a test may leave it out of the
-    quick profile; the thorough profile (and a GPU, where the kernel runs natively) keeps it.
+    Pallas's GPU interpreter takes milliseconds a step: a test marked slow there leaves it
+    out unless `SLOW_INTERPRETERS` is set (CI sets it; a GPU runs the kernel natively).
     """
     names = backends.registered()
-    if quick_leaves_out_gpu_interpreter and QUICK and not is_native("pallas_gpu"):
+    if slow_in_gpu_interpreter and not SLOW_INTERPRETERS and not is_native("pallas_gpu"):
         names = [name for name in names if name != "pallas_gpu"]
     return [pytest.param(runnable(name), id=name) for name in names]
 
 
 def skip_if_refused(backend, a, x) -> None:
     """Skip a case the backend declares unsupported (refusals are tested on their own), or
-    one too long for the quick profile in Pallas's GPU interpreter."""
+    one too long for Pallas's GPU interpreter."""
     backend = backends.get(backend)
     reason = backend.unsupported_reason(a, x)
     if reason is not None:
         pytest.skip(reason)
+    longest = 257 if SLOW_INTERPRETERS else 7
     interpreted_gpu = isinstance(backend, backends.PallasGPU) and backend.interpret
-    if QUICK and interpreted_gpu and a.shape[0] > INTERPRETED_GPU_STEPS:
-        pytest.skip(f"over {INTERPRETED_GPU_STEPS} steps in the GPU interpreter")
+    if interpreted_gpu and a.shape[0] > longest:
+        pytest.skip(f"over {longest} steps in the GPU interpreter")
 
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "complex64": jnp.complex64}

@@ -14,9 +14,8 @@ from hawkzoo import backends, linear_scan
 from .. import oracle
 from .problems import assert_scaled_close, problems, runnable_backends, tolerance
 
-# The GPU kernel in its interpreter runs these in the thorough profile only; the quick one
-# checks its values and gradients against the oracle and its batching in test_pallas_gpu.
-BACKENDS = runnable_backends(quick_leaves_out_gpu_interpreter=True)
+BACKENDS = runnable_backends()
+SLOW_IN_GPU_INTERPRETER = runnable_backends(slow_in_gpu_interpreter=True)
 STEPS, CHANNELS = 65, (3,)
 TOL = tolerance(jnp.float32, STEPS)
 
@@ -35,7 +34,7 @@ def _scan(a, x, h0, reset=None, *, backend, reverse=False):
     return linear_scan(a, x, h0=h0, reset=reset, backend=backend, reverse=reverse)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", SLOW_IN_GPU_INTERPRETER)
 @given(
     problem=problems(STEPS, CHANNELS, "float32", with_reset=False),
     split=st.sampled_from([1, 32, 64]),
@@ -98,7 +97,7 @@ def test_reverse_equals_scanning_the_flipped_sequence(backend, problem):
     np.testing.assert_array_equal(np.asarray(h_last), np.asarray(flipped_last))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", SLOW_IN_GPU_INTERPRETER)
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @given(data=st.data())
 def test_vmap_equals_a_loop_over_rows(backend, dtype, data):
@@ -122,7 +121,7 @@ def test_vmap_equals_a_loop_over_rows(backend, dtype, data):
         )
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", SLOW_IN_GPU_INTERPRETER)
 def test_nested_vmap_and_grad_of_vmap_equal_loops(backend):
     key = jax.random.key(0)
     a = jax.random.uniform(key, (2, 3, 16, 4))

@@ -10,18 +10,18 @@ import pytest
 from hawkzoo import backends
 from hawkzoo.checkpoints import from_flax, to_flax
 
-from ..backends.problems import QUICK, is_native, runnable
+from ..backends.problems import SLOW_INTERPRETERS, is_native, runnable
 from ..official import official_forward, official_params, packed_positions, small_config
 
 # Every backend under Hawk; under Griffin all but the kernels, which run slowly in the
-# interpreter here (the GPU kernel's is slowest: it joins Hawk's in the thorough profile);
+# interpreter here (the GPU kernel's slowest: it joins Hawk's with SLOW_INTERPRETERS);
 # the all-attention pattern runs no scan, so one backend covers it.
 CASES = [
     pytest.param(pattern, runnable(name), id=f"{pattern}-{name}")
     for pattern in ("hawk", "griffin")
     for name in backends.registered()
     if not name.startswith("pallas")
-    or (pattern == "hawk" and (name == "pallas_tpu" or not QUICK or is_native(name)))
+    or (pattern == "hawk" and (name == "pallas_tpu" or SLOW_INTERPRETERS or is_native(name)))
 ] + [pytest.param("mqa", "auto", id="mqa")]
 
 TOKENS = jax.random.randint(jax.random.key(1), (2, 24), 0, 64)

@@ -192,6 +192,11 @@ def _walk_kernel(
     reverse,
     summarize,
 ):
+    """One warpgroup's walk over time: the next block is fetched while this one is stepped.
+
+    Blocks alternate between two shared-memory slots; `loaded` signals a slot's `a` and `x`
+    have arrived, and a slot's `h` is reused only once its previous copy-out has read it.
+    """
     row = lax.axis_index("rows")
     channels = pl.ds(lax.axis_index("channel_blocks") * block_channels, block_channels)
 
