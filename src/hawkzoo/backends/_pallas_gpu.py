@@ -3,13 +3,13 @@
 import functools
 import math
 import re
+from typing import TYPE_CHECKING
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.experimental import pallas as pl
-from jax.experimental.pallas import mosaic_gpu as plgpu
 from jaxtyping import Array
 
 from ._auto import target_platform
@@ -17,6 +17,9 @@ from ._chunked import shift_in
 from ._kernel_io import scan_in_blocks
 from ._loop import AbstractLoopBackend, loop_scan
 from ._registry import register
+
+if TYPE_CHECKING:  # Mosaic GPU takes seconds to import: only a walk on a GPU needs it
+    from jax.experimental.pallas import mosaic_gpu as plgpu
 
 WARPGROUP = 128  # CUDA threads in one Mosaic GPU thread; a channel block is a multiple
 MAX_COPY = 256  # elements along each dimension of one TMA copy
@@ -62,7 +65,7 @@ class PallasGPU(AbstractLoopBackend):
     parallel_walks: int = eqx.field(static=True, default=264)
     min_chunk_steps: int = eqx.field(static=True, default=256)
     smem_budget_bytes: int = eqx.field(static=True, default=227 * 1024)
-    interpret: bool | plgpu.InterpretGPUParams = eqx.field(static=True, default=False)
+    interpret: "bool | plgpu.InterpretGPUParams" = eqx.field(static=True, default=False)
 
     def __check_init__(self):
         if not 1 <= self.block_steps <= MAX_COPY:
@@ -145,6 +148,8 @@ class PallasGPU(AbstractLoopBackend):
 
     def _walk(self, a: Array, x: Array, h0: Array, *, reverse: bool, summarize: bool):
         """One kernel launch: `(h, h_last)`, or `(decay, h_last)` when `summarize`."""
+        from jax.experimental.pallas import mosaic_gpu as plgpu
+
         rows, steps, channels = x.shape
         state = jax.ShapeDtypeStruct((rows, channels), jnp.float32)
         sequence = jax.ShapeDtypeStruct(x.shape, x.dtype)
@@ -197,6 +202,8 @@ def _walk_kernel(
     Blocks alternate between two shared-memory slots; `loaded` signals a slot's `a` and `x`
     have arrived, and a slot's `h` is reused only once its previous copy-out has read it.
     """
+    from jax.experimental.pallas import mosaic_gpu as plgpu
+
     row = lax.axis_index("rows")
     channels = pl.ds(lax.axis_index("channel_blocks") * block_channels, block_channels)
 
