@@ -9,6 +9,13 @@ from jaxtyping import Array
 KernelScan = Callable[[Array, Array, Array], tuple[Array, Array]]
 
 
+def unsupported_dtype_reason(dtype) -> str | None:
+    """Why a kernel cannot take `dtype` (they step in float32 on real inputs), or None."""
+    if dtype in (jnp.float32, jnp.bfloat16, jnp.float16):
+        return None
+    return f"the kernel takes float32, bfloat16 or float16, not {dtype}"
+
+
 def scan_in_blocks(
     kernel_scan: KernelScan,
     a: Array,

@@ -14,7 +14,7 @@ from jaxtyping import Array
 
 from ._auto import target_platform
 from ._chunked import shift_in
-from ._kernel_io import scan_in_blocks
+from ._kernel_io import scan_in_blocks, unsupported_dtype_reason
 from ._loop import AbstractLoopBackend, loop_scan
 from ._registry import register
 
@@ -77,8 +77,9 @@ class PallasGPU(AbstractLoopBackend):
             )
 
     def unsupported_reason(self, a: Array, x: Array) -> str | None:
-        if x.dtype not in (jnp.float32, jnp.bfloat16, jnp.float16):
-            return f"the kernel takes float32, bfloat16 or float16, not {x.dtype}"
+        reason = unsupported_dtype_reason(x.dtype)
+        if reason is not None:
+            return reason
         if not self.interpret:
             capability = cuda_capability()
             if capability is None:

@@ -11,7 +11,7 @@ from jax.experimental.pallas import tpu as pltpu
 from jaxtyping import Array
 
 from ._auto import target_platform
-from ._kernel_io import scan_in_blocks
+from ._kernel_io import scan_in_blocks, unsupported_dtype_reason
 from ._loop import AbstractLoopBackend
 from ._registry import register
 
@@ -42,8 +42,9 @@ class PallasTPU(AbstractLoopBackend):
     interpret: bool | pltpu.InterpretParams = eqx.field(static=True, default=False)
 
     def unsupported_reason(self, a: Array, x: Array) -> str | None:
-        if x.dtype not in (jnp.float32, jnp.bfloat16, jnp.float16):
-            return f"the kernel takes float32, bfloat16 or float16, not {x.dtype}"
+        reason = unsupported_dtype_reason(x.dtype)
+        if reason is not None:
+            return reason
         platform = target_platform()
         if not self.interpret and platform != "tpu":
             return f"it needs a TPU, not {platform} (interpret=True runs it anywhere)"
