@@ -87,6 +87,30 @@ class LanguageModel(eqx.Module):
             logits = jnp.tanh(logits / config.logits_soft_cap) * config.logits_soft_cap
         return logits, tuple(new_state)
 
+    def init_state(self, max_length: int | None = None, *, batch_size: int | None = None) -> State:
+        """The state before any token, to prefill and decode from.
+
+        - `max_length`: the most tokens a document may reach; only global attention (the
+          MQA baseline) needs it, to preallocate its keys and values. The recurrent
+          state and the local-attention ring have a fixed size.
+        - `batch_size`: None for one sequence, or the leading axis of a state for
+          `jax.vmap(model)` over that many rows.
+
+        Arrays are in the compute dtype, the RG-LRU state in float32.
+        """
+        model = (
+            self if self.config.compute_dtype is None else cast(self, self.config.dtype("compute"))
+        )
+        state = tuple(
+            block.temporal.init_state()
+            if isinstance(block.temporal, RecurrentBlock)
+            else block.temporal.init_state(max_length)
+            for block in model.blocks
+        )
+        if batch_size is None:
+            return state
+        return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch_size, *leaf.shape)), state)
+
 
 def embedding_multiplier(width: int, dtype) -> Array:
     """`sqrt(width)` rounded to bfloat16, as RecurrentGemma was trained (50.5 for 2560)."""

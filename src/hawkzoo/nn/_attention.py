@@ -19,8 +19,8 @@ ROPE_MAX_WAVELENGTH = 10_000
 class AttentionState(NamedTuple):
     """The keys (after RoPE) and values of the last `window` tokens, in a ring: position
     `p` in slot `p % window`, with `num_tokens` the position after the last one written,
-    as the official cache lays them out. Global attention keeps every token, so its state
-    grows with each call."""
+    as the official cache lays them out. Global attention keeps every token of the
+    document in a ring preallocated to a stated maximum length."""
 
     keys: Float[Array, "window head_dim"]
     values: Float[Array, "window head_dim"]
@@ -177,29 +177,50 @@ class LocalAttention(eqx.Module):
         documents = jnp.cumsum(segment_pos == 0)
         if state is None:
             encoded = local_attention(q, k, v, documents, self.window)
-            return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos, self.window)
+            size = steps if self.window is None else self.window
+            return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos, size)
+        size = state.keys.shape[0]
+        if self.window is not None and size != self.window:
+            raise ValueError(f"the state holds {size} keys, the window is {self.window}")
         past_k, past_v, past_documents = _in_position_order(state)
         k, v = jnp.concatenate([past_k, k]), jnp.concatenate([past_v, v])
         all_documents = jnp.concatenate([past_documents, documents])
-        past = past_k.shape[0]
-        if steps <= past:  # a few tokens (decoding): each query against every key
-            positions = jnp.arange(past + steps)
+        if steps <= size:  # a few tokens (decoding): each query against every key
+            positions = jnp.arange(size + steps)
             mask = attention_mask(
-                positions[past:], positions, documents, all_documents, self.window
+                positions[size:], positions, documents, all_documents, self.window
             )
             encoded = attend(q, k, v, mask)
         else:  # a long chunk: blocked, with idle queries standing for the past
-            idle = jnp.zeros((past, *q.shape[1:]), q.dtype)
+            idle = jnp.zeros((size, *q.shape[1:]), q.dtype)
             encoded = local_attention(jnp.concatenate([idle, q]), k, v, all_documents, self.window)[
-                past:
+                size:
             ]
-        return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos, self.window)
+        new_state = _ring(k, v, segment_pos, size)
+        if self.window is None:
+            new_state = eqx.error_if(
+                new_state,
+                new_state.num_tokens > size,
+                f"the document outgrew global attention's state of {size} tokens: "
+                "start from a state with a larger max_length",
+            )
+        return self.out_proj(encoded.reshape(steps, -1)), new_state
+
+    def init_state(self, max_length: int | None = None) -> AttentionState:
+        """The state before any token: a ring of `window` slots, or for global attention
+        (`window=None`) of `max_length` slots, the most tokens a document may reach."""
+        size = self.window if self.window is not None else max_length
+        if size is None or size < 1:
+            raise ValueError(
+                f"global attention needs a positive max_length for its state, got {max_length}"
+            )
+        empty = jnp.zeros((size, self.k_proj.weight.shape[1]), self.k_proj.weight.dtype)
+        return AttentionState(empty, empty, jnp.int32(0))
 
 
-def _ring(k: Array, v: Array, segment_pos: Array, window: int | None) -> AttentionState:
-    """The state after these keys (in position order): the last `window` of them (all of
-    them for global attention), position `p` in slot `p % size`."""
-    size = k.shape[0] if window is None else window
+def _ring(k: Array, v: Array, segment_pos: Array, size: int) -> AttentionState:
+    """The state after these keys (in position order): the last `size` of them, position
+    `p` in slot `p % size`."""
     kept = min(size, k.shape[0])
     num_tokens = segment_pos[-1] + 1
 

@@ -1,0 +1,132 @@
+"""hawkzoo checkpoints (a config and an Orbax tree) and official Flax checkpoint folders."""
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import uuid
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+
+from ..model import LanguageModel, ModelConfig
+from ._flax import from_flax, to_flax
+
+CONFIG_FILE = "config.json"
+PARAMS_FOLDER = "params"
+FORMAT = "hawkzoo-checkpoint/1"
+
+
+def save(path: str | os.PathLike, model: LanguageModel) -> pathlib.Path:
+    """Save `model` to the folder `path`: `config.json` and `params/`, an Orbax tree in the
+    official Flax layout (so `recurrentgemma.jax.utils.load_parameters` reads it too).
+
+    Atomic: the checkpoint is written beside `path` and moved in place only once complete,
+    so a crash or a full disk mid-save leaves the previous checkpoint at `path` whole. A
+    folder at `path` that is not a hawkzoo checkpoint is never replaced.
+    """
+    path = pathlib.Path(path).absolute()
+    if path.exists() and not is_checkpoint(path):
+        raise FileExistsError(f"{path} exists and is not a hawkzoo checkpoint: not replacing it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.saving-*"):  # left by a crashed save
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = path.parent / f".{path.name}.saving-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir()
+        _write_params(staging / PARAMS_FOLDER, {"params": to_flax(model)})
+        config = {"format": FORMAT, "config": dataclasses.asdict(model.config)}
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        _move_into_place(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return path
+
+
+def _write_params(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
+    import orbax.checkpoint as ocp
+
+    ocp.PyTreeCheckpointer().save(path, tree)
+
+
+def _move_into_place(staging: pathlib.Path, path: pathlib.Path) -> None:
+    """Rename `staging` to `path`; an old `path` is set aside first and deleted after (if
+    the process dies in between, `load` finds it set aside and puts it back)."""
+    if not path.exists():
+        staging.rename(path)
+        return
+    replaced = path.parent / f".{path.name}.replaced-{uuid.uuid4().hex[:8]}"
+    path.rename(replaced)
+    staging.rename(path)
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
+def _recover(path: pathlib.Path) -> None:
+    """Put back a checkpoint set aside by a save that died before moving its own in."""
+    if path.exists():
+        return
+    set_aside = sorted(path.parent.glob(f".{path.name}.replaced-*"))
+    if len(set_aside) == 1:
+        warnings.warn(f"an interrupted save left {path} set aside; restoring it", stacklevel=3)
+        set_aside[0].rename(path)
+
+
+def is_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder written by [`save`][hawkzoo.checkpoints.save]."""
+    path = pathlib.Path(path)
+    return (path / CONFIG_FILE).is_file() and (path / PARAMS_FOLDER).is_dir()
+
+
+def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -> LanguageModel:
+    """A model from a folder written by [`save`][hawkzoo.checkpoints.save], or from an
+    official Flax checkpoint folder (the Orbax tree of RecurrentGemma's releases).
+
+    The config is the checkpoint's own; for an official folder it is inferred from the
+    shapes (see [`config_from_flax`][hawkzoo.checkpoints.config_from_flax]), unless given.
+    `fields` change it (for example `attention_window=...`).
+
+    Raises `FileNotFoundError` for a missing folder, `ValueError` for one that is not a
+    checkpoint or cannot be read, or whose shapes do not fit the config.
+    """
+    path = pathlib.Path(path).absolute()
+    _recover(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no checkpoint folder at {path}")
+    if is_checkpoint(path):
+        if config is None:
+            config = _read_config(path / CONFIG_FILE)
+        return from_flax(_read_params(path / PARAMS_FOLDER), config, **fields)
+    return from_flax(_read_params(path), config, **fields)
+
+
+def _read_config(path: pathlib.Path) -> ModelConfig:
+    try:
+        saved = json.loads(path.read_text())
+        if saved.get("format") != FORMAT:
+            raise ValueError(f"format {saved.get('format')!r}, expected {FORMAT!r}")
+        return ModelConfig(**saved["config"])
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"{path} is not a readable hawkzoo config: {error}") from None
+
+
+def _read_params(path: pathlib.Path) -> Mapping[str, Any]:
+    """An Orbax parameter tree, every array on the default device."""
+    import orbax.checkpoint as ocp
+
+    checkpointer = ocp.PyTreeCheckpointer()
+    try:
+        metadata = checkpointer.metadata(path).item_metadata
+        if metadata is None:
+            raise ValueError("it has no tree metadata")
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        restore_args = jax.tree.map(
+            lambda _: ocp.ArrayRestoreArgs(restore_type=jax.Array, sharding=device),
+            metadata.tree,
+        )
+        return checkpointer.restore(path, restore_args=restore_args)
+    except (ValueError, FileNotFoundError, OSError, KeyError) as error:
+        raise ValueError(f"{path} is not a readable Orbax checkpoint: {error}") from None

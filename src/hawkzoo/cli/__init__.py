@@ -1,0 +1,19 @@
+"""The `hawkzoo` command."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import _sample
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hawkzoo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _sample.add_to(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
+        print(f"hawkzoo {args.command}: error: {error}", file=sys.stderr)
+        return 2

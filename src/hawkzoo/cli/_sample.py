@@ -1,0 +1,122 @@
+"""`hawkzoo sample`: continue prompts with a preset or a checkpoint."""
+
+import argparse
+import pathlib
+import sys
+
+import jax
+import numpy as np
+
+from ..checkpoints import load
+from ..model import LanguageModel, build, presets
+from ..sampling import generate
+from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
+
+
+def add_to(commands) -> None:
+    parser = commands.add_parser(
+        "sample",
+        help="continue prompts with a model",
+        description="Continue prompts with a preset (random weights unless --checkpoint is "
+        "given) or a checkpoint folder, printing each completion.",
+    )
+    parser.add_argument("model", help=f"a preset ({', '.join(presets())}) or a checkpoint folder")
+    parser.add_argument("--checkpoint", help="an official Flax checkpoint folder for the preset")
+    parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
+    parser.add_argument("--prompts-file", help="a file of prompts, one per line")
+    parser.add_argument(
+        "--tokenizer", default="bytes", help="'bytes' (built in) or a SentencePiece model file"
+    )
+    parser.add_argument("--instruction", action="store_true", help="use the chat template")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max-length", type=int, help="most tokens per row, prompt included")
+    parser.add_argument("--temperature", type=float, default=1.0, help="0 for greedy")
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--top-p", type=float)
+    parser.add_argument("--seed", type=int, default=0, help="weights of a preset, and sampling")
+    parser.add_argument("--stop", type=int, action="append", help="a stop token id (repeatable)")
+    parser.add_argument("--stream", action="store_true", help="print tokens as they come")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    texts = list(args.prompt)
+    if args.prompts_file:
+        lines = pathlib.Path(args.prompts_file).read_text().splitlines()
+        texts += [line for line in lines if line.strip()]
+    if not texts:
+        raise ValueError("give a prompt with --prompt or --prompts-file")
+    model = _model(args)
+    tokenizer = _tokenizer(args.tokenizer, model)
+    if args.instruction:
+        texts = [instruction_prompt(text) for text in texts]
+    prompts = [tokenizer.encode(text) for text in texts]
+    printer = _StreamPrinter(tokenizer, texts) if args.stream else None
+    generation = generate(
+        model,
+        prompts,
+        max_new_tokens=args.max_new_tokens,
+        max_length=args.max_length,
+        key=jax.random.key(args.seed),
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        stop_tokens=args.stop if args.stop is not None else tokenizer.stop_ids,
+        pad_id=tokenizer.pad_id,
+        on_token=printer,
+    )
+    if printer is None:
+        for text, row in zip(texts, generation.rows(), strict=True):
+            print(text + tokenizer.decode(row))
+    else:
+        printer.finish()
+    return 0
+
+
+def _model(args: argparse.Namespace) -> LanguageModel:
+    if args.model in presets():
+        if args.checkpoint:
+            return load(args.checkpoint, build(args.model).config)
+        return build(args.model, key=jax.random.key(args.seed))
+    if args.checkpoint:
+        raise ValueError("--checkpoint goes with a preset name, not with a checkpoint folder")
+    if not pathlib.Path(args.model).is_dir():
+        raise ValueError(f"{args.model!r} is neither a preset nor a checkpoint folder")
+    return load(args.model)
+
+
+def _tokenizer(name: str, model: LanguageModel) -> Tokenizer:
+    tokenizer = ByteTokenizer() if name == "bytes" else SentencePieceTokenizer(name)
+    if tokenizer.vocab_size > model.config.vocab_size:
+        raise ValueError(
+            f"the tokenizer has {tokenizer.vocab_size} ids, the model's vocabulary "
+            f"{model.config.vocab_size}"
+        )
+    return tokenizer
+
+
+class _StreamPrinter:
+    """Prints each row's new text as its tokens arrive: one prompt inline after it; several
+    as one line per piece, prefixed with the row's number."""
+
+    def __init__(self, tokenizer: Tokenizer, texts: list[str]):
+        self.tokenizer = tokenizer
+        self.ids: list[list[int]] = [[] for _ in texts]
+        self.printed = [0] * len(texts)
+        if len(texts) == 1:
+            sys.stdout.write(texts[0])
+
+    def __call__(self, step: int, tokens: np.ndarray, active: np.ndarray) -> None:
+        for row, (token, is_active) in enumerate(zip(tokens.tolist(), active.tolist())):
+            if not is_active:
+                continue
+            self.ids[row].append(token)
+            text = self.tokenizer.decode(self.ids[row]).rstrip("\ufffd")  # a partial character
+            piece, self.printed[row] = text[self.printed[row] :], len(text)
+            if piece:
+                sys.stdout.write(piece if len(self.ids) == 1 else f"[{row}] {piece!r}\n")
+        sys.stdout.flush()
+
+    def finish(self) -> None:
+        if len(self.ids) == 1:
+            sys.stdout.write("\n")

@@ -1,0 +1,53 @@
+"""How one token is chosen from a row of logits: greedy, temperature, top-k and top-p."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenChoice:
+    """The rule that picks each next token (hashable: it is part of the compiled sampler).
+
+    - `temperature`: 0 for greedy (the most likely token), else the logits are divided by
+      it before sampling.
+    - `top_k`: sample among the `top_k` most likely tokens only (None: all).
+    - `top_p`: sample among the smallest set of most likely tokens whose probability
+      reaches `top_p` (nucleus sampling; None or 1: all).
+
+    Top-k applies first, then top-p on what is left, both after the temperature.
+    """
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self):
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be 0 (greedy) or positive, got {self.temperature}")
+        if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k < 1):
+            raise ValueError(f"top_k must be a positive integer or None, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must lie in (0, 1], got {self.top_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def __call__(self, logits: Float[Array, " vocab"], key: PRNGKeyArray) -> Int[Array, ""]:
+        logits = logits.astype(jnp.float32)
+        if self.greedy:
+            return jnp.argmax(logits)
+        logits = logits / self.temperature
+        if self.top_k is not None and self.top_k < logits.shape[-1]:
+            kth_largest = jax.lax.top_k(logits, self.top_k)[0][-1]
+            logits = jnp.where(logits < kth_largest, -jnp.inf, logits)
+        if self.top_p is not None and self.top_p < 1:
+            descending = jnp.sort(logits)[::-1]
+            probs = jax.nn.softmax(descending)
+            mass_before = jnp.cumsum(probs) - probs
+            kept = jnp.sum(mass_before < self.top_p)  # at least the most likely token
+            logits = jnp.where(logits < descending[kept - 1], -jnp.inf, logits)
+        return jax.random.categorical(key, logits)

@@ -1,0 +1,188 @@
+"""Generation: prefill a batch of prompts, then decode, the whole loop one compiled call."""
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Int, Key, PRNGKeyArray
+
+from ..model import LanguageModel
+from ._choice import TokenChoice
+
+TokenCallback = Callable[[int, np.ndarray, np.ndarray], None]
+"""Called as `on_token(step, tokens, active)` with each step's `tokens[batch]`, in order;
+`active[batch]` is False for rows that had stopped before this step (their token is the pad)."""
+
+PROMPT_BUCKET = 16
+"""Prompts are left-padded to a multiple of this, so that nearby lengths share a program."""
+
+
+class Generation(NamedTuple):
+    """What `generate` returns, as NumPy arrays.
+
+    - `tokens[batch, max_new_tokens]`: the new tokens of each row, `pad_id` after it stopped;
+    - `lengths[batch]`: how many each row generated, its stop token included;
+    - `stopped[batch]`: whether the row ended on a stop token (else it reached the limit).
+    """
+
+    tokens: np.ndarray
+    lengths: np.ndarray
+    stopped: np.ndarray
+
+    def rows(self) -> list[list[int]]:
+        """Each row's new tokens, up to and including its stop token."""
+        return [row[:n].tolist() for row, n in zip(self.tokens, self.lengths, strict=True)]
+
+
+def generate(
+    model: LanguageModel,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    key: PRNGKeyArray | Key[Array, " batch"] | None = None,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    stop_tokens: Sequence[int] | Sequence[Sequence[int]] = (),
+    max_length: int | None = None,
+    pad_id: int = 0,
+    on_token: TokenCallback | None = None,
+) -> Generation:
+    """Continue each prompt by up to `max_new_tokens` tokens.
+
+    The prompts (token ids, the BOS included if the model expects one) are left-padded into
+    one batch; positions count from each prompt's first token, so padding changes no row.
+    The prompt goes through the model in one parallel call, then tokens are decoded one at
+    a time in a `jax.lax.while_loop`, until every row has produced a stop token or
+    `max_new_tokens` tokens: no Python runs per token.
+
+    - `key`: the randomness (not needed when greedy). One key gives row `i` the key
+      `jax.random.fold_in(key, i)`; a batch of keys gives each row its own. A row's
+      tokens depend only on its prompt, its key and the settings, never on other rows.
+    - `temperature`, `top_k`, `top_p`: see [`TokenChoice`][hawkzoo.sampling.TokenChoice];
+      `temperature=0` is greedy.
+    - `stop_tokens`: ids that end a row, one list for every row or a list per row.
+    - `max_length`: the most tokens a row may hold, prompt and new tokens together.
+    - `on_token`: streaming, called on the host with each step's tokens as they come.
+    """
+    choice = TokenChoice(float(temperature), top_k, None if top_p is None else float(top_p))
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    tokens, positions = _left_padded(prompts, model.config.vocab_size, pad_id)
+    longest = max(len(prompt) for prompt in prompts)
+    if max_length is not None and longest + max_new_tokens > max_length:
+        raise ValueError(
+            f"a prompt of {longest} tokens and max_new_tokens={max_new_tokens} exceed "
+            f"max_length={max_length}"
+        )
+    batch = tokens.shape[0]
+    if key is None:
+        if not choice.greedy:
+            raise ValueError("sampling with temperature > 0 needs a key")
+        key = jax.random.key(0)
+    keys = _row_keys(key, batch)
+    stop = _stop_table(stop_tokens, batch)
+    out, lengths, stopped = _generate(
+        model, tokens, positions, keys, stop, max_new_tokens, choice, pad_id, on_token
+    )
+    return Generation(np.asarray(out), np.asarray(lengths), np.asarray(stopped))
+
+
+def _left_padded(
+    prompts: Sequence[Sequence[int]], vocab_size: int, pad_id: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`tokens[batch, length]` left-padded with `pad_id`, and positions: -1 on the padding,
+    0 at each prompt's first token."""
+    if isinstance(prompts, str | bytes) or not len(prompts):
+        raise ValueError("prompts must be a non-empty list of token-id lists")
+    if not 0 <= pad_id < vocab_size:
+        raise ValueError(f"pad_id={pad_id} lies outside the vocabulary of {vocab_size}")
+    rows = []
+    for i, prompt in enumerate(prompts):
+        row = np.asarray(prompt)
+        if row.ndim != 1 or not np.issubdtype(row.dtype, np.integer) and row.size:
+            raise ValueError(f"prompt {i} is not a list of token ids")
+        if not row.size:
+            raise ValueError(f"prompt {i} is empty: a prompt needs at least one token (its BOS)")
+        if row.min() < 0 or row.max() >= vocab_size:
+            raise ValueError(f"prompt {i} has token ids outside [0, vocab_size={vocab_size})")
+        rows.append(row)
+    length = -(-max(len(row) for row in rows) // PROMPT_BUCKET) * PROMPT_BUCKET
+    tokens = np.full((len(rows), length), pad_id, np.int32)
+    positions = np.full((len(rows), length), -1, np.int32)
+    for i, row in enumerate(rows):
+        tokens[i, length - len(row) :] = row
+        positions[i, length - len(row) :] = np.arange(len(row))
+    return tokens, positions
+
+
+def _row_keys(key: PRNGKeyArray | Key[Array, " batch"], batch: int) -> Key[Array, " batch"]:
+    if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.wrap_key_data(key) if key.shape[-1:] == (2,) else key
+    if key.shape == ():
+        return jax.vmap(jax.random.fold_in, (None, 0))(key, jnp.arange(batch))
+    if key.shape != (batch,):
+        raise ValueError(f"key must be one key or one per prompt ({batch}), got shape {key.shape}")
+    return key
+
+
+def _stop_table(stop_tokens: Sequence[int] | Sequence[Sequence[int]], batch: int) -> np.ndarray:
+    """`stop[batch, most]`, padded with -1 (which no token equals)."""
+    if len(stop_tokens) and not np.isscalar(stop_tokens[0]):
+        if len(stop_tokens) != batch:
+            raise ValueError(
+                f"stop_tokens has {len(stop_tokens)} lists for {batch} prompts: give one "
+                "list for all, or one per prompt"
+            )
+        per_row = [list(row) for row in stop_tokens]  # pyright: ignore[reportArgumentType]
+    else:
+        per_row = [list(stop_tokens)] * batch  # pyright: ignore[reportArgumentType]
+    table = np.full((batch, max(1, *map(len, per_row))), -1, np.int32)
+    for i, row in enumerate(per_row):
+        table[i, : len(row)] = row
+    return table
+
+
+@eqx.filter_jit
+def _generate(
+    model: LanguageModel,
+    tokens: Int[Array, "batch prompt"],
+    positions: Int[Array, "batch prompt"],
+    keys: Key[Array, " batch"],
+    stop: Int[Array, "batch stops"],
+    max_new_tokens: int,
+    choice: TokenChoice,
+    pad_id: int,
+    on_token: TokenCallback | None,
+) -> tuple[Int[Array, "batch new"], Int[Array, " batch"], Bool[Array, " batch"]]:
+    batch, prompt_length = tokens.shape
+    step_model = jax.vmap(lambda t, p, s: model(t, p, s))
+    state = model.init_state(prompt_length + max_new_tokens, batch_size=batch)
+    logits, state = step_model(tokens, positions, state)
+
+    def not_done(carry) -> Array:
+        step, *_, active = carry
+        return (step < max_new_tokens) & active.any()
+
+    def decode(carry):
+        step, logits, position, state, out, lengths, active = carry
+        step_keys = jax.vmap(jax.random.fold_in, (0, None))(keys, step)
+        token = jnp.where(active, jax.vmap(choice)(logits, step_keys), pad_id).astype(jnp.int32)
+        if on_token is not None:
+            jax.debug.callback(on_token, step, token, active, ordered=True)
+        out = out.at[:, step].set(token)
+        lengths = lengths + active
+        active = active & ~(token[:, None] == stop).any(-1)
+        position = position + 1
+        logits, state = step_model(token[:, None], position[:, None], state)
+        return step + 1, logits[:, -1], position, state, out, lengths, active
+
+    out = jnp.full((batch, max_new_tokens), pad_id, jnp.int32)
+    lengths = jnp.zeros(batch, jnp.int32)
+    active = jnp.ones(batch, bool)
+    carry = (jnp.int32(0), logits[:, -1], positions[:, -1], state, out, lengths, active)
+    *_, out, lengths, still_active = jax.lax.while_loop(not_done, decode, carry)
+    return out, lengths, ~still_active
