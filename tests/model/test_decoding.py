@@ -1,5 +1,7 @@
 """Decoding from a state: prefill, step-by-step decode, chunks, padding, the global cache."""
 
+import itertools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -8,6 +10,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from hawkzoo.model import LanguageModel
+from hawkzoo.nn import AttentionState, RecurrentState
 
 from ..official import small_config
 
@@ -71,7 +74,7 @@ def test_any_split_into_chunks_gives_the_same_logits_and_state(model, cuts):
     whole, final = one_call(model, TOKENS, POSITIONS)
     bounds = [0, *sorted(cuts), LENGTH]
     state, pieces = model.init_state(LENGTH), []
-    for start, stop in zip(bounds, bounds[1:], strict=False):
+    for start, stop in itertools.pairwise(bounds):
         logits, state = eqx.filter_jit(model)(TOKENS[start:stop], POSITIONS[start:stop], state)
         pieces.append(logits)
     np.testing.assert_allclose(jnp.concatenate(pieces), whole, atol=1e-5)
@@ -122,6 +125,7 @@ def test_state_shapes_are_the_official_cache_layout():
     config = small_config("griffin")
     state = LanguageModel(config, key=jax.random.key(0)).init_state(batch_size=2)
     recurrent, _, attention = state
+    assert isinstance(recurrent, RecurrentState) and isinstance(attention, AttentionState)
     assert recurrent.conv.shape == (2, config.conv_width - 1, config.lru_width)
     assert recurrent.rg_lru.shape == (2, config.lru_width) and recurrent.rg_lru.dtype == jnp.float32
     assert attention.keys.shape == attention.values.shape == (2, WINDOW, config.head_dim)
@@ -132,7 +136,8 @@ def test_global_attention_needs_a_max_length_and_refuses_to_outgrow_it():
     model = LanguageModel(small_config("mqa", attention_window=None), key=jax.random.key(0))
     with pytest.raises(ValueError, match="max_length"):
         model.init_state()
-    assert model.init_state(10)[0].keys.shape[0] == 10
+    (attention, *_) = model.init_state(10)
+    assert isinstance(attention, AttentionState) and attention.keys.shape[0] == 10
     _, state = prefill(model, TOKENS[:8], POSITIONS[:8], 10)
     with pytest.raises(Exception, match="outgrew global attention's state of 10 tokens"):
         jax.block_until_ready(one_call_with(model, TOKENS[8:11], POSITIONS[8:11], state))

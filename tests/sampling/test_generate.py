@@ -1,5 +1,7 @@
 """Generation: one compiled loop over a batch of prompts of different lengths."""
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -31,7 +33,7 @@ def test_greedy_tokens_are_the_argmax_of_recomputed_logits(model):
 
 
 def test_a_row_samples_the_same_tokens_alone_and_in_any_batch(model):
-    settings = dict(max_new_tokens=10, temperature=1.5, top_k=20, top_p=0.95)
+    settings: dict[str, Any] = dict(max_new_tokens=10, temperature=1.5, top_k=20, top_p=0.95)
     key = jax.random.key(7)
     batch = generate(model, PROMPTS, key=key, **settings)
     for row, prompt in enumerate(PROMPTS):
@@ -83,6 +85,6 @@ def test_streaming_delivers_every_token_in_order(model):
     ],
 )
 def test_bad_input_is_refused_with_the_reason(model, prompts, changes, message):
-    settings = dict(max_new_tokens=4, key=jax.random.key(0)) | changes
+    settings: dict[str, Any] = dict(max_new_tokens=4, key=jax.random.key(0)) | changes
     with pytest.raises(ValueError, match=message):
-        generate(model, prompts, **settings)  # pyright: ignore[reportArgumentType]
+        generate(model, prompts, **settings)

@@ -107,7 +107,9 @@ class _StreamPrinter:
             sys.stdout.write(texts[0])
 
     def __call__(self, step: int, tokens: np.ndarray, active: np.ndarray) -> None:
-        for row, (token, is_active) in enumerate(zip(tokens.tolist(), active.tolist())):
+        for row, (token, is_active) in enumerate(
+            zip(tokens.tolist(), active.tolist(), strict=True)
+        ):
             if not is_active:
                 continue
             self.ids[row].append(token)

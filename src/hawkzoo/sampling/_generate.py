@@ -86,7 +86,15 @@ def generate(
     keys = _row_keys(key, batch)
     stop = _stop_table(stop_tokens, batch)
     out, lengths, stopped = _generate(
-        model, tokens, positions, keys, stop, max_new_tokens, choice, pad_id, on_token
+        model,
+        jnp.asarray(tokens),
+        jnp.asarray(positions),
+        keys,
+        jnp.asarray(stop),
+        max_new_tokens,
+        choice,
+        pad_id,
+        on_token,
     )
     return Generation(np.asarray(out), np.asarray(lengths), np.asarray(stopped))
 
@@ -103,7 +111,7 @@ def _left_padded(
     rows = []
     for i, prompt in enumerate(prompts):
         row = np.asarray(prompt)
-        if row.ndim != 1 or not np.issubdtype(row.dtype, np.integer) and row.size:
+        if row.ndim != 1 or (row.size and not np.issubdtype(row.dtype, np.integer)):
             raise ValueError(f"prompt {i} is not a list of token ids")
         if not row.size:
             raise ValueError(f"prompt {i} is empty: a prompt needs at least one token (its BOS)")
