@@ -87,11 +87,12 @@ def _unwrap(params: Mapping) -> Mapping:
     return params["params"] if set(params) == {"params"} else params
 
 
-def _flatten(tree: Mapping, prefix: Path = ()) -> dict[Path, Any]:
+def flatten(tree: Mapping, prefix: Path = ()) -> dict[Path, Any]:
+    """A nested parameter tree as `{path: array}`."""
     flat = {}
     for key, value in tree.items():
         if isinstance(value, Mapping):
-            flat |= _flatten(value, (*prefix, key))
+            flat |= flatten(value, (*prefix, key))
         else:
             flat[(*prefix, key)] = value
     return flat
@@ -101,23 +102,32 @@ def _show(path: Path) -> str:
     return "params" + "".join(f"[{part!r}]" for part in path)
 
 
-def to_flax(model: LanguageModel) -> dict[str, Any]:
-    """The model's parameters as the official `Griffin`'s `params` tree."""
+def nest(flat: Mapping[Path, Any]) -> dict[str, Any]:
+    """`{path: array}` as a nested parameter tree."""
     tree: dict = {}
-    for ours, path in _pairs(model):
+    for path, value in flat.items():
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        value = _leaf(model, ours)
-        node[path[-1]] = value.reshape(_flax_shape(path, value.shape))
+        node[path[-1]] = value
     return tree
+
+
+def to_flax(model: LanguageModel) -> dict[str, Any]:
+    """The model's parameters as the official `Griffin`'s `params` tree."""
+    return nest(
+        {
+            path: _leaf(model, ours).reshape(_flax_shape(path, _leaf(model, ours).shape))
+            for ours, path in _pairs(model)
+        }
+    )
 
 
 def config_from_flax(params: Mapping, **fields) -> ModelConfig:
     """The config of an official parameter tree: sizes and block types from its shapes;
     `attention_window`, `embedding_scale` and `logits_soft_cap` from `fields`, or else
     from the one preset with these shapes."""
-    flat = _flatten(_unwrap(params))
+    flat = flatten(_unwrap(params))
     if ("embedder", "input_embedding") not in flat:
         raise ValueError("params has no embedder/input_embedding: not a Griffin tree")
     vocab_size, width = _shape(flat, "embedder", "input_embedding")
@@ -199,7 +209,7 @@ def from_flax(params: Mapping, config: ModelConfig | None = None, **fields) -> L
     shapes), or that is missing or left over.
     """
     params = _unwrap(params)
-    flat = _flatten(params)
+    flat = flatten(params)
     if config is None:
         config = config_from_flax(params, **fields)
     else:

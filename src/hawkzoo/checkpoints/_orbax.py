@@ -65,7 +65,22 @@ def _move_into_place(staging: pathlib.Path, path: pathlib.Path) -> None:
     shutil.rmtree(replaced, ignore_errors=True)
 
 
-def _recover(path: pathlib.Path) -> None:
+def is_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder written by [`save`][hawkzoo.checkpoints.save]."""
+    path = pathlib.Path(path)
+    return (path / CONFIG_FILE).is_file() and (path / PARAMS_FOLDER).is_dir()
+
+
+def load_orbax(path: pathlib.Path, config: ModelConfig | None = None, **fields) -> LanguageModel:
+    """A model from a hawkzoo checkpoint folder or an official Flax (Orbax) folder."""
+    if is_checkpoint(path):
+        if config is None:
+            config = _read_config(path / CONFIG_FILE)
+        return from_flax(_read_params(path / PARAMS_FOLDER), config, **fields)
+    return from_flax(_read_params(path), config, **fields)
+
+
+def recover(path: pathlib.Path) -> None:
     """Put back a checkpoint set aside by a save that died before moving its own in."""
     if path.exists():
         return
@@ -73,34 +88,6 @@ def _recover(path: pathlib.Path) -> None:
     if len(set_aside) == 1:
         warnings.warn(f"an interrupted save left {path} set aside; restoring it", stacklevel=3)
         set_aside[0].rename(path)
-
-
-def is_checkpoint(path: str | os.PathLike) -> bool:
-    """Whether `path` is a folder written by [`save`][hawkzoo.checkpoints.save]."""
-    path = pathlib.Path(path)
-    return (path / CONFIG_FILE).is_file() and (path / PARAMS_FOLDER).is_dir()
-
-
-def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -> LanguageModel:
-    """A model from a folder written by [`save`][hawkzoo.checkpoints.save], or from an
-    official Flax checkpoint folder (the Orbax tree of RecurrentGemma's releases).
-
-    The config is the checkpoint's own; for an official folder it is inferred from the
-    shapes (see [`config_from_flax`][hawkzoo.checkpoints.config_from_flax]), unless given.
-    `fields` change it (for example `attention_window=...`).
-
-    Raises `FileNotFoundError` for a missing folder, `ValueError` for one that is not a
-    checkpoint or cannot be read, or whose shapes do not fit the config.
-    """
-    path = pathlib.Path(path).absolute()
-    _recover(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"no checkpoint folder at {path}")
-    if is_checkpoint(path):
-        if config is None:
-            config = _read_config(path / CONFIG_FILE)
-        return from_flax(_read_params(path / PARAMS_FOLDER), config, **fields)
-    return from_flax(_read_params(path), config, **fields)
 
 
 def _read_config(path: pathlib.Path) -> ModelConfig:

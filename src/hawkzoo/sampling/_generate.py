@@ -180,7 +180,7 @@ def _generate(
         step_keys = jax.vmap(jax.random.fold_in, (0, None))(keys, step)
         token = jnp.where(active, jax.vmap(choice)(logits, step_keys), pad_id).astype(jnp.int32)
         if on_token is not None:
-            jax.debug.callback(on_token, step, token, active, ordered=True)
+            jax.debug.callback(_on_host(on_token), step, token, active, ordered=True)
         out = out.at[:, step].set(token)
         lengths = lengths + active
         active = active & ~(token[:, None] == stop).any(-1)
@@ -194,3 +194,7 @@ def _generate(
     carry = (jnp.int32(0), logits[:, -1], positions[:, -1], state, out, lengths, active)
     *_, out, lengths, still_active = jax.lax.while_loop(not_done, decode, carry)
     return out, lengths, ~still_active
+
+
+def _on_host(on_token: TokenCallback) -> Callable[[Array, Array, Array], None]:
+    return lambda step, token, active: on_token(int(step), np.asarray(token), np.asarray(active))

@@ -1,6 +1,6 @@
 """What a tokenizer provides, and RecurrentGemma's instruction-tuned prompt template."""
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 INSTRUCTION_TEMPLATE = "<start_of_turn>user\n{}<end_of_turn>\n<start_of_turn>model\n"
 """The prompt format of the instruction-tuned RecurrentGemma checkpoints."""
@@ -11,6 +11,7 @@ def instruction_prompt(text: str) -> str:
     return INSTRUCTION_TEMPLATE.format(text)
 
 
+@runtime_checkable
 class Tokenizer(Protocol):
     """Text to token ids and back, with the special ids the sampler needs."""
 

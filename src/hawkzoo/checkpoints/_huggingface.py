@@ -1,0 +1,168 @@
+"""HuggingFace's `RecurrentGemmaForCausalLM` (weights and `config.json`), to hawkzoo and back.
+
+Its keys follow the official PyTorch layout renamed (`model.layers.i.temporal_block.…`),
+with two arrays laid out anew: the MLP's `ffw_up` split into `gate_proj` and `up_proj`
+(each a transposed half), and the convolution stored `[channels, 1, width]`.
+"""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..model import LanguageModel, ModelConfig
+from ._torch import from_torch, to_torch
+
+# (official PyTorch key part, HuggingFace key part), applied in order.
+_RENAMES = (
+    ("embedder.input_embedding", "embed_tokens.weight"),
+    ("final_norm.scale", "final_norm.weight"),
+    ("temporal_pre_norm.scale", "temporal_pre_norm.weight"),
+    ("channel_pre_norm.scale", "channel_pre_norm.weight"),
+    ("recurrent_block.", "temporal_block."),
+    ("attention_block.", "temporal_block."),
+    ("proj_q.", "q_proj."),
+    ("proj_k.", "k_proj."),
+    ("proj_v.", "v_proj."),
+    ("proj_final.", "o_proj."),
+    ("rg_lru.a_param", "rg_lru.recurrent_param"),
+    ("rg_lru.a_gate.w", "rg_lru.recurrent_gate_weight"),
+    ("rg_lru.a_gate.b", "rg_lru.recurrent_gate_bias"),
+    ("rg_lru.input_gate.w", "rg_lru.input_gate_weight"),
+    ("rg_lru.input_gate.b", "rg_lru.input_gate_bias"),
+    ("conv_1d.b", "conv_1d.bias"),
+    ("ffw_down.", "down_proj."),
+)
+_SUPPORTED = {
+    "num_key_value_heads": 1,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "partial_rotary_factor": 0.5,
+    "rope_theta": 10000.0,
+}
+
+
+def to_huggingface(model: LanguageModel) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The model as HuggingFace's `RecurrentGemmaForCausalLM`: its state dict (NumPy,
+    `lm_head.weight` tied to the embedding) and its `config.json` fields."""
+    state_dict = {}
+    for key, value in to_torch(model).items():
+        key = _hf_key(key)
+        if key.endswith("ffw_up.w"):
+            stem = key.removesuffix("ffw_up.w")
+            state_dict[stem + "gate_proj.weight"], state_dict[stem + "up_proj.weight"] = (
+                value[0].T,
+                value[1].T,
+            )
+        elif key.endswith("ffw_up.b"):
+            stem = key.removesuffix("ffw_up.b")
+            state_dict[stem + "gate_proj.bias"], state_dict[stem + "up_proj.bias"] = value[:, 0, 0]
+        elif key.endswith("conv_1d.w"):
+            state_dict[key.removesuffix(".w") + ".weight"] = value.T[:, None, :]
+        else:
+            state_dict[key] = value
+    state_dict = {"model." + key: np.ascontiguousarray(value) for key, value in state_dict.items()}
+    state_dict["lm_head.weight"] = state_dict["model.embed_tokens.weight"]
+    return state_dict, _hf_config(model.config)
+
+
+def from_huggingface(
+    state_dict: Mapping[str, Any],
+    hf_config: Mapping[str, Any] | None = None,
+    config: ModelConfig | None = None,
+    **fields,
+) -> LanguageModel:
+    """A hawkzoo model from HuggingFace `RecurrentGemmaForCausalLM` weights.
+
+    `hf_config` (its `config.json` as a dict) gives the window, the soft-cap and the
+    embedding scale, and is checked for what hawkzoo does not implement (more than one
+    key/value head, another activation or rotary fraction); without it they come from a
+    matching preset or `fields`. Note that HuggingFace's own model attends to `window`
+    keys where the official one (and hawkzoo) attends to `window + 1`.
+    """
+    if hf_config is not None:
+        for name, value in _SUPPORTED.items():
+            if hf_config.get(name, value) != value:
+                raise ValueError(
+                    f"the HuggingFace config has {name}={hf_config[name]!r}; hawkzoo "
+                    f"implements {name}={value!r} only"
+                )
+        fields = {
+            "attention_window": hf_config.get("attention_window_size"),
+            "logits_soft_cap": hf_config.get("logits_soft_cap"),
+            "embedding_scale": hf_config.get("embeddings_scale_by_sqrt_dim", True),
+        } | fields
+    return from_torch(_torch_state_dict(state_dict), config, **fields)
+
+
+def is_huggingface(state_dict: Mapping[str, Any]) -> bool:
+    """Whether a state dict has HuggingFace's key names."""
+    return any(key.startswith(("model.", "lm_head.")) for key in state_dict)
+
+
+def _hf_key(torch_key: str) -> str:
+    key = re.sub(r"^blocks\.", "layers.", torch_key)
+    for theirs, ours in _RENAMES:
+        key = key.replace(theirs, ours)
+    return key
+
+
+def _torch_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """HuggingFace keys and layouts back to the official PyTorch ones."""
+    attention_layers = {key.split(".")[2] for key in state_dict if ".temporal_block.q_proj." in key}
+    renames = {hf: torch for torch, hf in _RENAMES if not torch.endswith("_block.")}
+    torch_state = {}
+    for key, value in state_dict.items():
+        if key == "lm_head.weight":  # tied to the embedding
+            continue
+        if not key.startswith("model."):
+            raise ValueError(f"{key!r} is not a RecurrentGemmaForCausalLM key")
+        key = key.removeprefix("model.")
+        if key.startswith("layers."):
+            index = key.split(".")[1]
+            kind = "attention_block." if index in attention_layers else "recurrent_block."
+            key = f"blocks.{key.removeprefix('layers.')}".replace("temporal_block.", kind)
+        for hf, torch in renames.items():
+            key = key.replace(hf, torch)
+        torch_state[key] = value
+    for key in [key for key in torch_state if key.endswith("gate_proj.weight")]:
+        stem = key.removesuffix("gate_proj.weight")
+        gate, up = torch_state.pop(key), torch_state.pop(stem + "up_proj.weight")
+        torch_state[stem + "ffw_up.w"] = np.stack([np.asarray(gate).T, np.asarray(up).T])
+        gate_bias, up_bias = (
+            torch_state.pop(stem + "gate_proj.bias"),
+            torch_state.pop(stem + "up_proj.bias"),
+        )
+        torch_state[stem + "ffw_up.b"] = np.stack([gate_bias, up_bias])[:, None, None, :]
+    for key in [key for key in torch_state if key.endswith("conv_1d.weight")]:
+        weight = np.asarray(torch_state.pop(key))
+        if weight.ndim != 3 or weight.shape[1] != 1:
+            raise ValueError(
+                f"model.{key} should have shape (channels, 1, width), has {weight.shape}"
+            )
+        torch_state[key.removesuffix(".weight") + ".w"] = weight[:, 0, :].T
+    return torch_state
+
+
+def _hf_config(config: ModelConfig) -> dict[str, Any]:
+    return {
+        "architectures": ["RecurrentGemmaForCausalLM"],
+        "model_type": "recurrent_gemma",
+        "vocab_size": config.vocab_size,
+        "hidden_size": config.width,
+        "intermediate_size": 2 * config.mlp_width,
+        "lru_width": config.lru_width,
+        "num_attention_heads": config.num_heads,
+        "num_key_value_heads": 1,
+        "num_hidden_layers": config.num_layers,
+        "block_types": list(config.block_pattern),
+        "attention_window_size": config.attention_window,
+        "conv1d_width": config.conv_width,
+        "logits_soft_cap": config.logits_soft_cap,
+        "embeddings_scale_by_sqrt_dim": config.embedding_scale,
+        "hidden_activation": "gelu_pytorch_tanh",
+        "partial_rotary_factor": 0.5,
+        "rope_theta": 10000.0,
+        "rms_norm_eps": 1e-6,
+        "torch_dtype": config.param_dtype,
+    }

@@ -1,0 +1,67 @@
+"""`hawkzoo sample`, as a user runs it."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+from hawkzoo import checkpoints
+from hawkzoo.cli import main
+from hawkzoo.model import build
+
+SCRIPT = Path(sys.executable).parent / "hawkzoo"
+
+
+def test_the_installed_command_samples_a_tiny_preset_with_random_weights():
+    result = subprocess.run(
+        [SCRIPT, "sample", "tiny-griffin", "--prompt", "Hello", "--max-new-tokens", "8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Hello")
+
+
+def test_a_saved_checkpoint_samples_greedily_the_same_as_the_preset_it_came_from(tmp_path, capsys):
+    checkpoints.save(tmp_path / "hawk", build("tiny-hawk", key=jax.random.key(0)))
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("one\n\ntwo, three\n")
+    flags = ["--prompts-file", str(prompts), "--temperature", "0", "--max-new-tokens", "6"]
+    assert main(["sample", str(tmp_path / "hawk"), *flags]) == 0
+    from_checkpoint = capsys.readouterr().out
+    assert main(["sample", "tiny-hawk", "--seed", "0", *flags]) == 0
+    from_preset = capsys.readouterr().out
+    assert from_checkpoint == from_preset
+    assert from_checkpoint.startswith("one") and "two, three" in from_checkpoint
+
+
+def test_streaming_prints_the_same_text_as_it_comes(capsys):
+    flags = ["sample", "tiny-hawk", "--prompt", "Hi", "--temperature", "0", "--max-new-tokens", "8"]
+    assert main(flags) == 0
+    whole = capsys.readouterr().out
+    assert main([*flags, "--stream"]) == 0
+    assert capsys.readouterr().out == whole
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["tiny-hawk"], "give a prompt with --prompt or --prompts-file"),
+        (["tiny-hawk", "--prompt", "x", "--top-p", "1.5"], r"top_p must lie in \(0, 1\]"),
+        (["tiny-hawk", "--prompt", "x", "--top-k", "0"], "top_k must be a positive integer"),
+        (["no-such-model", "--prompt", "x"], "is neither a preset nor a checkpoint folder"),
+        (["tiny-hawk", "--prompt", "x", "--tokenizer", "missing.model"], "no SentencePiece model"),
+        (
+            ["tiny-hawk", "--prompt", "a long prompt", "--max-length", "8"],
+            "exceed max_length=8",
+        ),
+    ],
+)
+def test_bad_input_exits_with_the_reason(flags, message, capsys):
+    assert main(["sample", *flags]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("hawkzoo sample: error:") and re.search(message, error), error
