@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hawkzoo.model import LanguageModel
-from hawkzoo.sampling import generate
+from hawkzoo.sampling import decode, generate
 
 from ..official import small_config
 
@@ -88,3 +88,12 @@ def test_bad_input_is_refused_with_the_reason(model, prompts, changes, message):
     settings: dict[str, Any] = dict(max_new_tokens=4, key=jax.random.key(0)) | changes
     with pytest.raises(ValueError, match=message):
         generate(model, prompts, **settings)
+
+
+def test_decoding_from_a_state_you_hold_equals_generate(model):
+    prompts = [[2, 5, 6, 7], [2, 9, 10, 11]]
+    tokens, positions = jnp.asarray(prompts), jnp.broadcast_to(jnp.arange(4), (2, 4))
+    state = model.init_state(4 + 6, batch_size=2)
+    logits, state = jax.vmap(lambda t, p, s: model(t, p, s))(tokens, positions, state)
+    held = decode(model, state, logits[:, -1], positions[:, -1], max_new_tokens=6, temperature=0.0)
+    assert held.rows() == generate(model, prompts, max_new_tokens=6, temperature=0.0).rows()

@@ -7,9 +7,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Int, Key, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray
 
-from ..model import LanguageModel
+from ..model import LanguageModel, State
 from ._choice import TokenChoice
 
 TokenCallback = Callable[[int, np.ndarray, np.ndarray], None]
@@ -42,7 +42,7 @@ def generate(
     prompts: Sequence[Sequence[int]],
     *,
     max_new_tokens: int,
-    key: PRNGKeyArray | Key[Array, " batch"] | None = None,
+    key: PRNGKeyArray | Key[Array, " keys"] | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
@@ -68,7 +68,6 @@ def generate(
     - `max_length`: the most tokens a row may hold, prompt and new tokens together.
     - `on_token`: streaming, called on the host with each step's tokens as they come.
     """
-    choice = TokenChoice(float(temperature), top_k, None if top_p is None else float(top_p))
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
     tokens, positions = _left_padded(prompts, model.config.vocab_size, pad_id)
@@ -78,19 +77,59 @@ def generate(
             f"a prompt of {longest} tokens and max_new_tokens={max_new_tokens} exceed "
             f"max_length={max_length}"
         )
-    batch = tokens.shape[0]
+    state = model.init_state(tokens.shape[1] + max_new_tokens, batch_size=tokens.shape[0])
+    logits, state = _prefill(model, jnp.asarray(tokens), jnp.asarray(positions), state)
+    return decode(
+        model,
+        state,
+        logits,
+        jnp.asarray(positions[:, -1]),
+        max_new_tokens=max_new_tokens,
+        key=key,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        stop_tokens=stop_tokens,
+        pad_id=pad_id,
+        on_token=on_token,
+    )
+
+
+def decode(
+    model: LanguageModel,
+    state: State,
+    logits: Float[Array, "batch vocab"],
+    positions: Int[Array, " batch"],
+    *,
+    max_new_tokens: int,
+    key: PRNGKeyArray | Key[Array, " keys"] | None = None,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    stop_tokens: Sequence[int] | Sequence[Sequence[int]] = (),
+    pad_id: int = 0,
+    on_token: TokenCallback | None = None,
+) -> Generation:
+    """The decoding loop of [`generate`][hawkzoo.sampling.generate], from a state you hold:
+    a batched `state` (after your own prefill, or a previous turn), the `logits` of each
+    row's last token and that token's `positions`. Global attention's state must have
+    room for `max_new_tokens` more. The other arguments are `generate`'s.
+    """
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    choice = TokenChoice(float(temperature), top_k, None if top_p is None else float(top_p))
+    batch = logits.shape[0]
     if key is None:
         if not choice.greedy:
             raise ValueError("sampling with temperature > 0 needs a key")
         key = jax.random.key(0)
-    keys = _row_keys(key, batch)
-    stop = _stop_table(stop_tokens, batch)
-    out, lengths, stopped = _generate(
+    out, lengths, stopped = _decode(
         model,
-        jnp.asarray(tokens),
-        jnp.asarray(positions),
-        keys,
-        jnp.asarray(stop),
+        state,
+        logits,
+        positions,
+        _row_keys(key, batch),
+        jnp.asarray(_stop_table(stop_tokens, batch)),
         max_new_tokens,
         choice,
         pad_id,
@@ -127,7 +166,7 @@ def _left_padded(
     return tokens, positions
 
 
-def _row_keys(key: PRNGKeyArray | Key[Array, " batch"], batch: int) -> Key[Array, " batch"]:
+def _row_keys(key: PRNGKeyArray | Key[Array, " keys"], batch: int) -> Key[Array, " batch"]:
     if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key) if key.shape[-1:] == (2,) else key
     if key.shape == ():
@@ -155,10 +194,22 @@ def _stop_table(stop_tokens: Sequence[int] | Sequence[Sequence[int]], batch: int
 
 
 @eqx.filter_jit
-def _generate(
+def _prefill(
     model: LanguageModel,
     tokens: Int[Array, "batch prompt"],
     positions: Int[Array, "batch prompt"],
+    state: State,
+) -> tuple[Float[Array, "batch vocab"], State]:
+    logits, state = jax.vmap(lambda t, p, s: model(t, p, s))(tokens, positions, state)
+    return logits[:, -1], state
+
+
+@eqx.filter_jit
+def _decode(
+    model: LanguageModel,
+    state: State,
+    logits: Float[Array, "batch vocab"],
+    positions: Int[Array, " batch"],
     keys: Key[Array, " batch"],
     stop: Int[Array, "batch stops"],
     max_new_tokens: int,
@@ -166,16 +217,14 @@ def _generate(
     pad_id: int,
     on_token: TokenCallback | None,
 ) -> tuple[Int[Array, "batch new"], Int[Array, " batch"], Bool[Array, " batch"]]:
-    batch, prompt_length = tokens.shape
-    step_model = jax.vmap(lambda t, p, s: model(t, p, s))
-    state = model.init_state(prompt_length + max_new_tokens, batch_size=batch)
-    logits, state = step_model(tokens, positions, state)
+    batch = logits.shape[0]
+    batched_model = jax.vmap(lambda t, p, s: model(t, p, s))
 
     def not_done(carry) -> Array:
         step, *_, active = carry
         return (step < max_new_tokens) & active.any()
 
-    def decode(carry):
+    def next_token(carry):
         step, logits, position, state, out, lengths, active = carry
         step_keys = jax.vmap(jax.random.fold_in, (0, None))(keys, step)
         token = jnp.where(active, jax.vmap(choice)(logits, step_keys), pad_id).astype(jnp.int32)
@@ -185,14 +234,14 @@ def _generate(
         lengths = lengths + active
         active = active & ~(token[:, None] == stop).any(-1)
         position = position + 1
-        logits, state = step_model(token[:, None], position[:, None], state)
+        logits, state = batched_model(token[:, None], position[:, None], state)
         return step + 1, logits[:, -1], position, state, out, lengths, active
 
     out = jnp.full((batch, max_new_tokens), pad_id, jnp.int32)
     lengths = jnp.zeros(batch, jnp.int32)
     active = jnp.ones(batch, bool)
-    carry = (jnp.int32(0), logits[:, -1], positions[:, -1], state, out, lengths, active)
-    *_, out, lengths, still_active = jax.lax.while_loop(not_done, decode, carry)
+    carry = (jnp.int32(0), logits, positions, state, out, lengths, active)
+    *_, out, lengths, still_active = jax.lax.while_loop(not_done, next_token, carry)
     return out, lengths, ~still_active
 
 
