@@ -4,5 +4,6 @@ from ._choice import TokenChoice as TokenChoice
 from ._generate import (
     Generation as Generation,
     TokenCallback as TokenCallback,
+    decode as decode,
     generate as generate,
 )
