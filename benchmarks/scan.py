@@ -10,8 +10,6 @@ the scan must move ÷ time) and as a ratio to the in-place elementwise floor `a 
 
 import argparse
 import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +18,10 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import jaxlib
 import numpy as np
 
 import hawkzoo
+from _common import environment, spread
 from hawkzoo import backends
 
 
@@ -178,27 +176,13 @@ def measure(shape, dtype, repetitions: int, slow_compiles: bool, warmup: int = 1
                 "method": method.name,
                 "layout": method.layout,
                 "pass": "forward+backward" if backward else "forward",
-                "median_ms": 1e3 * median,
-                "p10_ms": 1e3 * float(np.percentile(samples, 10)),
-                "p90_ms": 1e3 * float(np.percentile(samples, 90)),
+                **spread(samples),
                 "gb_per_s": moved / median / 1e9,
                 "ratio_to_floor": median / floor,
                 "ratio_to_own_forward": median / forward,
             }
         )
     return results
-
-
-def environment() -> dict:
-    device = jax.devices()[0]
-    return {
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "platform": device.platform,
-        "device_kind": device.device_kind,
-        "machine": f"{platform.machine()}, {platform.processor() or 'unknown CPU'}",
-        "cpu_count": os.cpu_count(),
-    }
 
 
 def markdown(environment: dict, results: list[dict]) -> str:

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -30,13 +31,33 @@ def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
     assert capsys.readouterr().out.split() == ["True", "True", "8579977216"]
 
 
+def test_the_decoding_guide_runs(capsys):
+    page = ROOT / "docs" / "usage" / "decoding.md"
+    for block in _python_blocks(page):
+        exec(compile(block, str(page), "exec"), {})
+    assert capsys.readouterr().out.splitlines() == [
+        "[(8, 16, 32), (8, 16, 32), (8,)]",
+        "True",
+        "(2, 16)",
+        "True",
+    ]
+
+
+def _benchmark(name: str):
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # for the scripts' shared module
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
 @pytest.fixture(scope="module")
 def benchmark():
-    spec = importlib.util.spec_from_file_location("scan_benchmark", ROOT / "benchmarks" / "scan.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _benchmark("scan")
 
 
 def test_the_benchmark_measures_every_method_and_reports_the_targets(benchmark, tmp_path):
@@ -56,4 +77,22 @@ def test_the_benchmark_measures_every_method_and_reports_the_targets(benchmark, 
     assert "hawkzoo auto | batch-major" in table
     benchmark.plot(results, tmp_path / "scan.png")
     assert (tmp_path / "scan.png").stat().st_size > 0
+    json.dumps(results)
+
+
+def test_the_decode_benchmark_times_both_samplers_and_compares_their_tokens(tmp_path):
+    decode = _benchmark("decode")
+    size = decode.Size(positions=(20,), batches=(2,), steps=3, repetitions=1)
+    results = decode.measure(size, families=("griffin",))
+    assert {(r["sampler"], r["batch"], r["position"]) for r in results} == {
+        ("hawkzoo", 2, 20),
+        ("official", 2, 20),
+    }
+    assert all(r["median_ms"] > 0 and r["tokens_per_s"] > 0 for r in results)
+    greedy = decode.greedy_agreement(new_tokens=4, prompts=["Hello"])
+    assert greedy[0]["prompt_tokens"] == 6 and "agree" in greedy[0]
+    table = decode.markdown(decode.environment(), results, 1.0, 10**6, greedy)
+    assert "| griffin | 2 | 20 |" in table and "'Hello' (6 tokens)" in table
+    decode.plot(results, 1.0, tmp_path / "decode.png")
+    assert (tmp_path / "decode.png").stat().st_size > 0
     json.dumps(results)

@@ -1,6 +1,13 @@
 """hawkzoo: Griffin, Hawk, RecurrentGemma and the RG-LRU in JAX and Equinox."""
 
-from . import backends as backends, checkpoints as checkpoints, model as model, nn as nn
+from . import (
+    backends as backends,
+    checkpoints as checkpoints,
+    model as model,
+    nn as nn,
+    sampling as sampling,
+    tokenizers as tokenizers,
+)
 from .backends import linear_scan as linear_scan
 from .model import LanguageModel as LanguageModel, ModelConfig as ModelConfig
 

@@ -20,9 +20,9 @@ TOKENS = jax.random.randint(jax.random.key(3), (LENGTH,), 0, 64)
 POSITIONS = jnp.arange(LENGTH)
 
 
-@pytest.fixture(scope="module", params=["hawk", "griffin", "mqa"])
+@pytest.fixture(scope="module", params=["griffin", "mqa"])
 def model(request) -> LanguageModel:
-    """Hawk, Griffin (local attention) and the MQA baseline (global attention)."""
+    """Griffin (recurrent and local attention) and the MQA baseline (global attention)."""
     window = None if request.param == "mqa" else WINDOW
     return LanguageModel(
         small_config(request.param, attention_window=window), key=jax.random.key(0)

@@ -23,6 +23,11 @@ def model(request) -> LanguageModel:
     return LanguageModel(config, key=jax.random.key(0))
 
 
+@pytest.fixture(scope="module")
+def griffin() -> LanguageModel:
+    return LanguageModel(small_config("griffin"), key=jax.random.key(0))
+
+
 def test_greedy_tokens_are_the_argmax_of_recomputed_logits(model):
     generation = generate(model, PROMPTS, max_new_tokens=12, temperature=0.0)
     assert generation.lengths.tolist() == [12, 12, 12] and not generation.stopped.any()
@@ -32,16 +37,16 @@ def test_greedy_tokens_are_the_argmax_of_recomputed_logits(model):
         assert np.argmax(logits[len(prompt) - 1 : -1], axis=-1).tolist() == new
 
 
-def test_a_row_samples_the_same_tokens_alone_and_in_any_batch(model):
+def test_a_row_samples_the_same_tokens_alone_and_in_any_batch(griffin):
     settings: dict[str, Any] = dict(max_new_tokens=10, temperature=1.5, top_k=20, top_p=0.95)
     key = jax.random.key(7)
-    batch = generate(model, PROMPTS, key=key, **settings)
+    batch = generate(griffin, PROMPTS, key=key, **settings)
     for row, prompt in enumerate(PROMPTS):
-        alone = generate(model, [prompt], key=jax.random.fold_in(key, row)[None], **settings)
+        alone = generate(griffin, [prompt], key=jax.random.fold_in(key, row)[None], **settings)
         assert alone.rows() == [batch.rows()[row]]
-    again = generate(model, PROMPTS, key=key, **settings)
+    again = generate(griffin, PROMPTS, key=key, **settings)
     assert np.array_equal(again.tokens, batch.tokens)
-    other = generate(model, PROMPTS, key=jax.random.key(8), **settings)
+    other = generate(griffin, PROMPTS, key=jax.random.key(8), **settings)
     assert not np.array_equal(other.tokens, batch.tokens)
 
 
@@ -56,10 +61,10 @@ def test_each_row_stops_at_its_own_stop_tokens(model):
     assert (generation.tokens[2, 1:] == 0).all()  # the pad after the stop
 
 
-def test_streaming_delivers_every_token_in_order(model):
+def test_streaming_delivers_every_token_in_order(griffin):
     seen = []
     generation = generate(
-        model,
+        griffin,
         PROMPTS,
         max_new_tokens=6,
         key=jax.random.key(1),
@@ -84,10 +89,10 @@ def test_streaming_delivers_every_token_in_order(model):
         ([[2]], dict(key=None), "needs a key"),
     ],
 )
-def test_bad_input_is_refused_with_the_reason(model, prompts, changes, message):
+def test_bad_input_is_refused_with_the_reason(griffin, prompts, changes, message):
     settings: dict[str, Any] = dict(max_new_tokens=4, key=jax.random.key(0)) | changes
     with pytest.raises(ValueError, match=message):
-        generate(model, prompts, **settings)
+        generate(griffin, prompts, **settings)
 
 
 def test_decoding_from_a_state_you_hold_equals_generate(model):

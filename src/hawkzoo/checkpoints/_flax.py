@@ -17,8 +17,8 @@ Path = tuple[str, ...]
 _RESIDUAL = (
     ("temporal_norm.scale", "temporal_pre_norm/scale"),
     ("channel_norm.scale", "channel_pre_norm/scale"),
-    ("mlp.up_weight", "mlp_block/ffw_up/w"),
-    ("mlp.up_bias", "mlp_block/ffw_up/b"),
+    ("mlp.up.weight", "mlp_block/ffw_up/w"),
+    ("mlp.up.bias", "mlp_block/ffw_up/b"),
     ("mlp.down.weight", "mlp_block/ffw_down/kernel"),
     ("mlp.down.bias", "mlp_block/ffw_down/bias"),
 )
@@ -79,8 +79,25 @@ def _pairs(model: LanguageModel) -> Iterator[tuple[str, Path]]:
 
 
 def _flax_shape(path: Path, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The official shape of one of our arrays: the MLP bias has two broadcast axes."""
-    return (shape[0], 1, 1, shape[1]) if path[-2:] == ("ffw_up", "b") else shape
+    """The official shape of one of our arrays: the MLP's `up` stacks its two branches on
+    a leading axis (and its bias has two broadcast axes)."""
+    if path[-2:] == ("ffw_up", "w"):
+        return (2, shape[0], shape[1] // 2)
+    if path[-2:] == ("ffw_up", "b"):
+        return (2, 1, 1, shape[0] // 2)
+    return shape
+
+
+def _to_flax_layout(path: Path, value: Any) -> Any:
+    if path[-2:] == ("ffw_up", "w"):
+        return value.reshape(value.shape[0], 2, -1).transpose(1, 0, 2)
+    return value.reshape(_flax_shape(path, value.shape))
+
+
+def _from_flax_layout(path: Path, value: Any, shape: tuple[int, ...]) -> Any:
+    if path[-2:] == ("ffw_up", "w"):
+        return value.transpose(1, 0, 2).reshape(shape)
+    return value.reshape(shape)
 
 
 def _unwrap(params: Mapping) -> Mapping:
@@ -117,7 +134,7 @@ def to_flax(model: LanguageModel) -> dict[str, Any]:
     """The model's parameters as the official `Griffin`'s `params` tree."""
     return nest(
         {
-            path: _leaf(model, ours).reshape(_flax_shape(path, _leaf(model, ours).shape))
+            path: _to_flax_layout(path, _leaf(model, ours))
             for ours, path in _pairs(model)
         }
     )
@@ -226,7 +243,7 @@ def from_flax(params: Mapping, config: ModelConfig | None = None, **fields) -> L
                 f"{_show(path)} has shape {_shape(flat, *path)}, "
                 f"the config needs {_flax_shape(path, shape)}"
             )
-        values.append(jnp.asarray(flat.pop(path)).reshape(shape))
+        values.append(_from_flax_layout(path, jnp.asarray(flat.pop(path)), shape))
     if flat:
         raise ValueError(f"{_show(next(iter(flat)))} has no place in a model of this config")
     return eqx.tree_at(lambda m: [_leaf(m, ours) for ours, _ in pairs], template, values)

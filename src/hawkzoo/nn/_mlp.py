@@ -10,15 +10,16 @@ from ._linear import Linear
 
 
 class GatedMLP(eqx.Module):
-    r"""$\text{down}(\text{GeLU}_{\tanh}(x W_0 + b_0) \odot (x W_1 + b_1))$.
+    r"""$\text{down}(\text{GeLU}_{\tanh}(x W_g + b_g) \odot (x W_v + b_v))$.
 
-    `up` holds both branches, `(2, width, expanded_width)`, as the official `ffw_up` does,
-    and is initialised with variance `1 / (2 width)` (its fan-in counts both branches);
-    `down` with variance `down_init_scale / expanded_width`.
+    `up` holds both branches side by side, `(width, 2 expanded_width)`: the gate's columns
+    first, then the value's (the official `ffw_up` stacks them on a leading axis; one
+    matrix is one matmul, which XLA:CPU runs several times faster than two slices for a
+    decoded token). `up` is initialised with variance `1 / (2 width)`, as the official
+    code does; `down` with variance `down_init_scale / expanded_width`.
     """
 
-    up_weight: Float[Array, "2 width expanded"]
-    up_bias: Float[Array, "2 expanded"]
+    up: Linear
     down: Linear
 
     def __init__(
@@ -31,12 +32,11 @@ class GatedMLP(eqx.Module):
         key: PRNGKeyArray,
     ):
         up_key, down_key = jax.random.split(key)
-        self.up_weight = scaled_normal(up_key, (2, width, expanded_width), 2 * width, dtype=dtype)
-        self.up_bias = jnp.zeros((2, expanded_width), dtype)
+        self.up = Linear(width, 2 * expanded_width, init_scale=0.5, dtype=dtype, key=up_key)
         self.down = Linear(
             expanded_width, width, init_scale=down_init_scale, dtype=dtype, key=down_key
         )
 
     def __call__(self, x: Float[Array, "seq width"]) -> Float[Array, "seq width"]:
-        gate, value = jnp.einsum("td,cde->cte", x, self.up_weight) + self.up_bias[:, None, :]
+        gate, value = jnp.split(self.up(x), 2, axis=-1)
         return self.down(jax.nn.gelu(gate, approximate=True) * value)

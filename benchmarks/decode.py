@@ -1,0 +1,347 @@
+"""Decoding speed against context position: hawkzoo's sampler beside the official one.
+
+For Hawk, Griffin and the MQA baseline at one small config (19.3M parameters, float32),
+each sampler decodes `--steps` tokens greedily from a state at context position p, for p
+from 128 to 16,384, at batch 1 and 8. Both start from a state of the right size at p
+(its contents do not change the work: the same cache slots are read whatever they hold),
+on the same weights, timed in interleaved repetitions after a warm-up. The MQA baseline's
+cache (and the official model's window standing in for global attention) is sized to
+p + steps + 1, so its cost grows with p, as in the paper's Figure 4. Beside them, the
+weight-read floor: parameter bytes ÷ the in-place copy bandwidth measured in this process.
+Finally, greedy tokens of both samplers are compared on unpadded prompts.
+
+    uv run python benchmarks/decode.py                 # two positions, batch 1, a few minutes
+    uv run python benchmarks/decode.py --size issue    # the issue's grid
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from recurrentgemma import common as official_common
+from recurrentgemma.jax import griffin as official_griffin, sampler as official_sampler
+
+from _common import environment, spread
+from hawkzoo import checkpoints
+from hawkzoo.model import LanguageModel, ModelConfig, State, num_parameters
+from hawkzoo.nn import AttentionState
+from hawkzoo.sampling import decode, generate
+from hawkzoo.tokenizers import ByteTokenizer
+
+BASE = ModelConfig(
+    vocab_size=256,
+    width=512,
+    mlp_width=1536,
+    lru_width=512,
+    num_heads=4,
+    num_gate_blocks=4,
+    num_layers=6,
+    block_pattern=("recurrent", "recurrent", "attention"),
+    attention_window=256,
+    embedding_scale=True,
+    logits_soft_cap=30.0,
+)
+FAMILIES = {
+    "hawk": BASE.replace(block_pattern=("recurrent",)),
+    "griffin": BASE,
+    "mqa": BASE.replace(block_pattern=("attention",), attention_window=None),
+}
+PROMPTS = ("The quick brown fox", "Once upon a time, there", "def main():", "1, 2, 3, 4, 5,")
+
+
+@dataclass(frozen=True)
+class Size:
+    positions: tuple[int, ...]
+    batches: tuple[int, ...]
+    steps: int
+    repetitions: int
+
+
+SIZES = {
+    "small": Size((128, 2048), (1,), steps=32, repetitions=5),
+    "issue": Size((128, 512, 2048, 8192, 16384), (1, 8), steps=32, repetitions=5),
+}
+
+
+def cache_length(config: ModelConfig, position: int, steps: int) -> int | None:
+    """Global attention's cache: the position reached after `steps` more tokens."""
+    return position + steps + 1 if config.attention_window is None else None
+
+
+def ours(model: LanguageModel, batch: int, position: int, steps: int) -> Callable[[], None]:
+    """hawkzoo's `decode` (the loop `generate` runs) from a state at `position`."""
+    state: State = tuple(
+        block._replace(num_tokens=jnp.int32(position))
+        if isinstance(block, AttentionState)
+        else block
+        for block in model.init_state(cache_length(model.config, position, steps))
+    )
+    batched = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch, *leaf.shape)), state)
+    logits = jnp.zeros((batch, model.config.vocab_size))
+    positions = jnp.full((batch,), position - 1, jnp.int32)
+
+    def run() -> None:
+        decode(model, batched, logits, positions, max_new_tokens=steps, temperature=0.0)
+
+    return run
+
+
+class _ByteVocab:
+    """The official sampler's vocabulary interface over hawkzoo's byte tokenizer."""
+
+    tokenizer = ByteTokenizer()
+
+    def EncodeAsIds(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_bos=False)
+
+    def DecodeIds(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+    def bos_id(self) -> int:
+        return self.tokenizer.bos_id
+
+    def eos_id(self) -> int:
+        return self.tokenizer.eos_id
+
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_id
+
+
+def official_sampler_for(model: LanguageModel, window: int) -> official_sampler.Sampler:
+    config = model.config
+    block_types = {
+        "recurrent": official_common.TemporalBlockType.RECURRENT,
+        "attention": official_common.TemporalBlockType.ATTENTION,
+    }
+    official = official_griffin.Griffin(
+        official_common.GriffinConfig(
+            vocab_size=config.vocab_size,
+            width=config.width,
+            mlp_expanded_width=config.mlp_width,
+            num_heads=config.num_heads,
+            lru_width=config.lru_width,
+            block_types=tuple(block_types[block] for block in config.block_types),
+            embeddings_scale_by_sqrt_dim=config.embedding_scale,
+            attention_window_size=window,
+            logits_soft_cap=config.logits_soft_cap or 0.0,
+        )
+    )
+    return official_sampler.Sampler(official, _ByteVocab(), checkpoints.to_flax(model))  # pyright: ignore[reportArgumentType]
+
+
+def official(model: LanguageModel, batch: int, position: int, steps: int) -> Callable[[], None]:
+    """The official `Sampler`'s decoding loop from a state at `position`."""
+    window = model.config.attention_window or cache_length(model.config, position, steps)
+    sampler = official_sampler_for(model, window)  # pyright: ignore[reportArgumentType]
+    cache = {
+        name: block._replace(num_tokens=jnp.full((batch,), position, jnp.int32))
+        if hasattr(block, "num_tokens")
+        else block
+        for name, block in sampler.model.init_cache(batch, jnp.float32).items()
+    }
+    state = official_sampler.SamplingState(
+        tokens_buffer=jnp.zeros((batch, steps + 1), jnp.int32),
+        rng=None,
+        step=jnp.int32(0),
+        total_steps=jnp.int32(steps + 1),  # its loop makes total_steps - 1 model calls
+        positions=jnp.full((batch, 1), position, jnp.int32),
+        cache=cache,
+        done=jnp.zeros((batch,), bool),
+    )
+
+    def run() -> None:
+        fresh = jax.tree.map(jnp.copy, state)  # the sampler donates its state
+        jax.block_until_ready(sampler.sample_fn(sampler.params, fresh, False).tokens_buffer)
+
+    return run
+
+
+def copy_bandwidth(megabytes: int = 512, repetitions: int = 9) -> float:
+    """Bytes read and written per second by an in-place `x + 1` over a large array."""
+    x = jnp.ones(megabytes * 2**20 // 4, jnp.float32)
+    scale = jax.jit(lambda x: x + 1.0, donate_argnums=0)
+    x = jax.block_until_ready(scale(x))
+    times = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        x = jax.block_until_ready(scale(x))
+        times.append(time.perf_counter() - start)
+    return 2 * x.nbytes / float(np.median(times))
+
+
+def measure(size: Size, families=tuple(FAMILIES)) -> list[dict]:
+    results = []
+    for family in families:
+        model = LanguageModel(FAMILIES[family], key=jax.random.key(0))
+        for batch in size.batches:
+            for position in size.positions:
+                runs = {
+                    "hawkzoo": ours(model, batch, position, size.steps),
+                    "official": official(model, batch, position, size.steps),
+                }
+                for run in runs.values():  # compile and warm up
+                    run()
+                times: dict[str, list[float]] = {name: [] for name in runs}
+                for _ in range(size.repetitions):
+                    for name, run in runs.items():
+                        start = time.perf_counter()
+                        run()
+                        times[name].append(time.perf_counter() - start)
+                for name, samples in times.items():
+                    per_token = spread(samples, per=size.steps)
+                    results.append(
+                        {
+                            "family": family,
+                            "sampler": name,
+                            "batch": batch,
+                            "position": position,
+                            **per_token,
+                            "tokens_per_s": batch * 1e3 / per_token["median_ms"],
+                        }
+                    )
+                print(f"measured {family} batch {batch} position {position}", flush=True)
+    return results
+
+
+def greedy_agreement(
+    family: str = "griffin", new_tokens: int = 64, prompts: Sequence[str] = PROMPTS
+) -> list[dict]:
+    """Both samplers' greedy tokens for each prompt alone; where they part, the top-2
+    margin of hawkzoo's logits there."""
+    model = LanguageModel(FAMILIES[family], key=jax.random.key(0))
+    window = model.config.attention_window or 4096
+    sampler = official_sampler_for(model, window)
+    tokenizer = ByteTokenizer()
+    rows = []
+    for text in prompts:
+        prompt = tokenizer.encode(text)
+        theirs = sampler([text], new_tokens, end_sampling_at_eos_token=False).tokens[0].tolist()
+        mine = generate(model, [prompt], max_new_tokens=new_tokens, temperature=0.0).rows()[0]
+        differ = [i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b]
+        row = {"prompt": text, "prompt_tokens": len(prompt), "agree": not differ}
+        if differ:
+            sequence = jnp.asarray(prompt + mine)
+            logits, _ = eqx.filter_jit(model)(sequence, jnp.arange(len(sequence)))
+            top2 = jnp.sort(logits[len(prompt) - 1 + differ[0]])[-2:]
+            row |= {"first_divergence": differ[0], "top2_margin": float(top2[1] - top2[0])}
+        rows.append(row)
+    return rows
+
+
+def markdown(env: dict, results: list[dict], floor_ms: float, parameters: int, greedy) -> str:
+    lines = [
+        f"JAX {env['jax']} (jaxlib {env['jaxlib']}), {env['device_kind']} ({env['platform']}), "
+        f"{env['cpu_count']} cores. {parameters / 1e6:.1f}M parameters in float32: "
+        f"weight-read floor {floor_ms:.2f} ms a token. Milliseconds per token: median "
+        "[p10, p90]; tokens/s = batch ÷ median; ×official = hawkzoo's tokens/s over the "
+        "official sampler's.",
+        "",
+        "| model | batch | position | hawkzoo ms/token | official ms/token | hawkzoo tokens/s "
+        "| official tokens/s | ×official | hawkzoo ÷ floor |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    keyed = {(r["family"], r["batch"], r["position"], r["sampler"]): r for r in results}
+    for (family, batch, position, name), mine in keyed.items():
+        if name != "hawkzoo":
+            continue
+        theirs = keyed[family, batch, position, "official"]
+
+        def cell(row: dict) -> str:
+            return f"{row['median_ms']:.2f} [{row['p10_ms']:.2f}, {row['p90_ms']:.2f}]"
+
+        lines.append(
+            f"| {family} | {batch} | {position} | {cell(mine)} | {cell(theirs)} "
+            f"| {mine['tokens_per_s']:.0f} | {theirs['tokens_per_s']:.0f} "
+            f"| {mine['tokens_per_s'] / theirs['tokens_per_s']:.2f} "
+            f"| {mine['median_ms'] / floor_ms:.2f} |"
+        )
+    lines += ["", "Greedy tokens, each prompt alone (64 new tokens, float32):", ""]
+    for row in greedy:
+        verdict = (
+            "same tokens"
+            if row["agree"]
+            else f"first divergence at token {row['first_divergence']}, "
+            f"top-2 logit margin {row['top2_margin']:.2e}"
+        )
+        lines.append(f"- {row['prompt']!r} ({row['prompt_tokens']} tokens): {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[dict], floor_ms: float, path: Path) -> None:
+    """Time per token against position, one panel per batch size (the paper's Figure 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = sorted({r["batch"] for r in results})
+    figure, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 4.5), squeeze=False)
+    colors = {"hawk": "tab:blue", "griffin": "tab:orange", "mqa": "tab:green"}
+    for axis, batch in zip(axes[0], batches, strict=True):
+        for family, color in colors.items():
+            for name, style in [("hawkzoo", "-o"), ("official", "--x")]:
+                rows = sorted(
+                    (
+                        r
+                        for r in results
+                        if (r["family"], r["batch"], r["sampler"]) == (family, batch, name)
+                    ),
+                    key=lambda r: r["position"],
+                )
+                if rows:
+                    axis.plot(
+                        [r["position"] for r in rows],
+                        [r["median_ms"] for r in rows],
+                        style,
+                        color=color,
+                        label=f"{family}, {name}",
+                    )
+        axis.axhline(floor_ms, color="black", linewidth=0.8, label="weight-read floor")
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_xlabel("context position")
+        axis.set_ylabel("ms per token")
+        axis.set_title(f"batch {batch}")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args(argv)
+    env = environment()
+    bandwidth = copy_bandwidth()
+    parameters = num_parameters(LanguageModel(BASE, key=jax.random.key(0)))
+    floor_ms = parameters * 4 / bandwidth * 1e3
+    results = measure(SIZES[args.size])
+    greedy = greedy_agreement()
+    table = markdown(env, results, floor_ms, parameters, greedy)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"decode-{args.size}-{env['platform']}"
+    record = {
+        "environment": env,
+        "copy_bandwidth_gb_per_s": bandwidth / 1e9,
+        "floor_ms": floor_ms,
+        "parameters": parameters,
+        "results": results,
+        "greedy": greedy,
+    }
+    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1))
+    (args.out / f"{stem}.md").write_text(table)
+    plot(results, floor_ms, args.out / f"{stem}.png")
+    print(f"wrote {args.out / stem}.{{json,md,png}}")
+
+
+if __name__ == "__main__":
+    main()
