@@ -20,8 +20,11 @@ CASES = [
     pytest.param(pattern, runnable(name), id=f"{pattern}-{name}")
     for pattern in ("hawk", "griffin")
     for name in backends.registered()
-    if not name.startswith("pallas")
-    or (pattern == "hawk" and (name == "pallas_tpu" or SLOW_INTERPRETERS or is_native(name)))
+    if (pattern, name) != ("hawk", "associative")  # Griffin covers it; 35 s to compile
+    and (
+        not name.startswith("pallas")
+        or (pattern == "hawk" and (name == "pallas_tpu" or SLOW_INTERPRETERS or is_native(name)))
+    )
 ] + [pytest.param("mqa", "auto", id="mqa")]
 
 TOKENS = jax.random.randint(jax.random.key(1), (2, 24), 0, 64)

@@ -95,10 +95,12 @@ def test_bad_input_is_refused_with_the_reason(griffin, prompts, changes, message
         generate(griffin, prompts, **settings)
 
 
-def test_decoding_from_a_state_you_hold_equals_generate(model):
+def test_decoding_from_a_state_you_hold_equals_generate(griffin):
     prompts = [[2, 5, 6, 7], [2, 9, 10, 11]]
     tokens, positions = jnp.asarray(prompts), jnp.broadcast_to(jnp.arange(4), (2, 4))
-    state = model.init_state(4 + 6, batch_size=2)
-    logits, state = jax.vmap(lambda t, p, s: model(t, p, s))(tokens, positions, state)
-    held = decode(model, state, logits[:, -1], positions[:, -1], max_new_tokens=6, temperature=0.0)
-    assert held.rows() == generate(model, prompts, max_new_tokens=6, temperature=0.0).rows()
+    state = griffin.init_state(4 + 6, batch_size=2)
+    logits, state = jax.vmap(lambda t, p, s: griffin(t, p, s))(tokens, positions, state)
+    held = decode(
+        griffin, state, logits[:, -1], positions[:, -1], max_new_tokens=6, temperature=0.0
+    )
+    assert held.rows() == generate(griffin, prompts, max_new_tokens=6, temperature=0.0).rows()

@@ -132,12 +132,7 @@ def nest(flat: Mapping[Path, Any]) -> dict[str, Any]:
 
 def to_flax(model: LanguageModel) -> dict[str, Any]:
     """The model's parameters as the official `Griffin`'s `params` tree."""
-    return nest(
-        {
-            path: _to_flax_layout(path, _leaf(model, ours))
-            for ours, path in _pairs(model)
-        }
-    )
+    return nest({path: _to_flax_layout(path, _leaf(model, ours)) for ours, path in _pairs(model)})
 
 
 def config_from_flax(params: Mapping, **fields) -> ModelConfig:

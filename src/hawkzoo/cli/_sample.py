@@ -110,15 +110,20 @@ class _StreamPrinter:
         for row, (token, is_active) in enumerate(
             zip(tokens.tolist(), active.tolist(), strict=True)
         ):
-            if not is_active:
-                continue
-            self.ids[row].append(token)
-            text = self.tokenizer.decode(self.ids[row]).rstrip("\ufffd")  # a partial character
-            piece, self.printed[row] = text[self.printed[row] :], len(text)
-            if piece:
-                sys.stdout.write(piece if len(self.ids) == 1 else f"[{row}] {piece!r}\n")
+            if is_active:
+                self.ids[row].append(token)
+                self._write(row, self.tokenizer.decode(self.ids[row]).rstrip("\ufffd"))
         sys.stdout.flush()
 
     def finish(self) -> None:
+        """Write what was held back (an incomplete character at the end)."""
+        for row, ids in enumerate(self.ids):
+            self._write(row, self.tokenizer.decode(ids))
         if len(self.ids) == 1:
             sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    def _write(self, row: int, text: str) -> None:
+        piece, self.printed[row] = text[self.printed[row] :], len(text)
+        if piece:
+            sys.stdout.write(piece if len(self.ids) == 1 else f"[{row}] {piece!r}\n")
