@@ -77,18 +77,18 @@ def cache_length(config: ModelConfig, position: int, steps: int) -> int | None:
 
 def ours(model: LanguageModel, batch: int, position: int, steps: int) -> Callable[[], None]:
     """hawkzoo's `decode` (the loop `generate` runs) from a state at `position`."""
+    length = cache_length(model.config, position, steps)
     state: State = tuple(
-        block._replace(num_tokens=jnp.int32(position))
+        block._replace(num_tokens=jnp.full((batch,), position, jnp.int32))
         if isinstance(block, AttentionState)
         else block
-        for block in model.init_state(cache_length(model.config, position, steps))
+        for block in model.init_state(length, batch_size=batch)
     )
-    batched = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch, *leaf.shape)), state)
     logits = jnp.zeros((batch, model.config.vocab_size))
     positions = jnp.full((batch,), position - 1, jnp.int32)
 
     def run() -> None:
-        decode(model, batched, logits, positions, max_new_tokens=steps, temperature=0.0)
+        decode(model, state, logits, positions, max_new_tokens=steps, temperature=0.0)
 
     return run
 
