@@ -50,13 +50,13 @@ def test_a_full_disk_mid_save_leaves_the_last_checkpoint_loadable(
     model, other, tmp_path, monkeypatch
 ):
     checkpoints.save(tmp_path / "model", model)
-    write = _orbax._write_params
+    write = _orbax.write_tree
 
     def write_then_fill_the_disk(path, tree):
         write(path, tree)  # the arrays are written; then the disk fills
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_orbax, "_write_params", write_then_fill_the_disk)
+    monkeypatch.setattr(_orbax, "write_tree", write_then_fill_the_disk)
     with pytest.raises(OSError, match="No space left"):
         checkpoints.save(tmp_path / "model", other)
     assert eqx.tree_equal(checkpoints.load(tmp_path / "model"), model)

@@ -7,7 +7,7 @@ import pathlib
 import shutil
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -20,13 +20,19 @@ PARAMS_FOLDER = "params"
 FORMAT = "hawkzoo-checkpoint/1"
 
 
-def save(path: str | os.PathLike, model: LanguageModel) -> pathlib.Path:
+def save(
+    path: str | os.PathLike,
+    model: LanguageModel,
+    *,
+    write_more: Callable[[pathlib.Path], None] | None = None,
+) -> pathlib.Path:
     """Save `model` to the folder `path`: `config.json` and `params/`, an Orbax tree in the
     official Flax layout (so `recurrentgemma.jax.utils.load_parameters` reads it too).
 
     Atomic: the checkpoint is written beside `path` and moved in place only once complete,
     so a crash or a full disk mid-save leaves the previous checkpoint at `path` whole. A
-    folder at `path` that is not a hawkzoo checkpoint is never replaced.
+    folder at `path` that is not a hawkzoo checkpoint is never replaced. `write_more`, if
+    given, writes more into the folder before it moves in (a training run's state).
     """
     path = pathlib.Path(path).absolute()
     if path.exists() and not is_checkpoint(path):
@@ -37,9 +43,11 @@ def save(path: str | os.PathLike, model: LanguageModel) -> pathlib.Path:
     staging = path.parent / f".{path.name}.saving-{uuid.uuid4().hex[:8]}"
     try:
         staging.mkdir()
-        _write_params(staging / PARAMS_FOLDER, {"params": to_flax(model)})
+        write_tree(staging / PARAMS_FOLDER, {"params": to_flax(model)})
         config = {"format": FORMAT, "config": dataclasses.asdict(model.config)}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        if write_more is not None:
+            write_more(staging)
         _move_into_place(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -47,7 +55,7 @@ def save(path: str | os.PathLike, model: LanguageModel) -> pathlib.Path:
     return path
 
 
-def _write_params(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
+def write_tree(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
     import orbax.checkpoint as ocp
 
     ocp.PyTreeCheckpointer().save(path, tree)
@@ -76,8 +84,8 @@ def load_orbax(path: pathlib.Path, config: ModelConfig | None = None, **fields) 
     if is_checkpoint(path):
         if config is None:
             config = _read_config(path / CONFIG_FILE)
-        return from_flax(_read_params(path / PARAMS_FOLDER), config, **fields)
-    return from_flax(_read_params(path), config, **fields)
+        return from_flax(read_tree(path / PARAMS_FOLDER), config, **fields)
+    return from_flax(read_tree(path), config, **fields)
 
 
 def recover(path: pathlib.Path) -> None:
@@ -100,7 +108,7 @@ def _read_config(path: pathlib.Path) -> ModelConfig:
         raise ValueError(f"{path} is not a readable hawkzoo config: {error}") from None
 
 
-def _read_params(path: pathlib.Path) -> Mapping[str, Any]:
+def read_tree(path: pathlib.Path) -> Mapping[str, Any]:
     """An Orbax parameter tree, every array on the default device."""
     import orbax.checkpoint as ocp
 

@@ -1,0 +1,76 @@
+"""`hawkzoo train`: train a model on the built-in corpus, a text path or a synthetic task."""
+
+import argparse
+import pathlib
+import sys
+
+from ..training import TrainConfig, train
+from ..training._checkpoint import read_record
+from ..training._config import apply_overrides, load_config, make_config
+from ..training._run import CHECKPOINT
+
+FLAGS = {  # flag: (config field, type, help)
+    "preset": (str, "a model preset (default tiny-griffin)"),
+    "task": (
+        str,
+        "a synthetic task instead of text: selective-copying, induction-heads, mqar, phonebook",
+    ),
+    "data": (str, "'stdlib' (the built-in corpus, default) or a text file or folder"),
+    "steps": (int, "optimiser steps"),
+    "batch_size": (int, "rows per step"),
+    "seq_len": (int, "tokens per row"),
+    "learning_rate": (float, "the peak learning rate"),
+    "seed": (int, "weights, data order and sampling"),
+    "backend": (str, "the scan backend"),
+}
+
+
+def add_to(commands) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a model",
+        description="Train a model (the tiny Griffin on the built-in standard-library corpus "
+        "by default), save a checkpoint, plot the loss and sample from it.",
+    )
+    parser.add_argument("--config", help="a TOML file of training settings")
+    for name, (kind, text) in FLAGS.items():
+        flag = "--lr" if name == "learning_rate" else "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, type=kind, help=text)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="any setting, dotted into tables (model.num_layers=5; repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--out", default="runs/train", help="the run's folder (default runs/train)")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument(
+        "--stop-after", type=int, metavar="STEP", help="stop after this step, saved"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    result = train(
+        config,
+        args.out,
+        resume=args.resume,
+        stop_after=args.stop_after,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(f"saved {result.folder / CHECKPOINT} at step {result.step}")
+    if result.sample is not None:
+        print(f"--- a sample (temperature 0.8)\n{result.sample}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    given = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
+    if args.resume:
+        if given or args.set or args.config:
+            raise ValueError(
+                "--resume takes the run's settings from its checkpoint; give only --out"
+            )
+        return make_config(read_record(pathlib.Path(args.out) / CHECKPOINT)["config"])
+    fields = load_config(args.config) if args.config else {}
+    return make_config(apply_overrides(fields | given, args.set))

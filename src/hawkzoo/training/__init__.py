@@ -1,0 +1,16 @@
+"""Training: the config, the optimiser, one step, evaluation, and whole runs."""
+
+from ._checkpoint import RunState as RunState, load_run as load_run, save_run as save_run
+from ._config import NO_DECAY as NO_DECAY, TrainConfig as TrainConfig
+from ._evaluation import (
+    accuracy as accuracy,
+    bits_per_byte as bits_per_byte,
+    held_out_rows as held_out_rows,
+)
+from ._optimizer import (
+    decay_mask as decay_mask,
+    learning_rate_schedule as learning_rate_schedule,
+    optimizer as optimizer,
+)
+from ._run import RunResult as RunResult, train as train
+from ._step import evaluate as evaluate, token_losses as token_losses, train_step as train_step

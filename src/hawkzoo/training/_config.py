@@ -1,0 +1,190 @@
+"""`TrainConfig`: everything that decides a training run, as data."""
+
+import dataclasses
+import math
+import os
+import pathlib
+import tomllib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..data import AbstractTask, task
+from ..model import ModelConfig, preset
+from ..tokenizers import ByteTokenizer
+
+TEXT_SEQ_LEN = 256
+
+NO_DECAY = ("embedding", "scale", "bias", "decay_param", "phase_param")
+"""Arrays without weight decay by default: embeddings, norm scales, biases, the RG-LRU's Λ
+and the CG-LRU's phase."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """A training run: model, data, optimiser and schedule, and what to report.
+
+    - `preset` and `model`: a preset and fields of its config to change (e.g.
+      `{"num_layers": 5, "remat": True, "compute_dtype": "bfloat16"}`).
+    - `task`: a synthetic task by name (`hawkzoo.data.TASKS`) with `task_options` as its
+      fields; None trains on `data`, `"stdlib"` (the built-in corpus) or a text path.
+    - `seq_len`: tokens per row; None for 256 on text, a task's `train_length`.
+    - `batch_size` rows per step, as `accumulate` micro-batches of `batch_size /
+      accumulate` rows whose gradients are summed.
+    - AdamW with `learning_rate` warmed up linearly over `warmup_steps` and decayed by a
+      cosine to `final_learning_rate_fraction` of it at `steps`; gradients clipped to a
+      global norm of `clip_norm`; no decay on arrays named in `no_decay`.
+    """
+
+    preset: str = "tiny-griffin"
+    model: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    task: str | None = None
+    task_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    data: str = "stdlib"
+    seq_len: int | None = None
+    steps: int = 600
+    batch_size: int = 16
+    accumulate: int = 1
+    learning_rate: float = 3e-3
+    warmup_steps: int = 60
+    final_learning_rate_fraction: float = 0.1
+    b1: float = 0.9
+    b2: float = 0.98
+    weight_decay: float = 0.1
+    no_decay: Sequence[str] = NO_DECAY
+    clip_norm: float = 1.0
+    seed: int = 0
+    backend: str | None = None
+    log_every: int = 10
+    eval_every: int = 200
+    eval_rows: int = 128
+    checkpoint_every: int = 200
+    sample_prompt: str = "def "
+    sample_tokens: int = 256
+
+    def __post_init__(self):
+        object.__setattr__(self, "model", dict(self.model))
+        object.__setattr__(self, "task_options", dict(self.task_options))
+        object.__setattr__(self, "no_decay", tuple(self.no_decay))
+        for name in (
+            "steps", "batch_size", "accumulate", "log_every", "eval_every", "eval_rows",
+            "checkpoint_every", "sample_tokens",
+        ):  # fmt: skip
+            _check(
+                name,
+                getattr(self, name),
+                lambda v: isinstance(v, int) and v >= 1,
+                "a positive integer",
+            )
+        _check(
+            "warmup_steps",
+            self.warmup_steps,
+            lambda v: isinstance(v, int) and v >= 0,
+            "an integer ≥ 0",
+        )
+        _check(
+            "seq_len",
+            self.seq_len,
+            lambda v: v is None or (isinstance(v, int) and v >= 2),
+            "an integer ≥ 2 or None",
+        )
+        if self.batch_size % self.accumulate:
+            raise ValueError(
+                f"batch_size={self.batch_size} is not divisible by accumulate={self.accumulate}"
+            )
+        for name in ("learning_rate", "clip_norm"):
+            _check(
+                name,
+                getattr(self, name),
+                lambda v: math.isfinite(v) and v > 0,
+                "positive and finite",
+            )
+        _check("weight_decay", self.weight_decay, lambda v: v >= 0, "≥ 0")
+        config, task = self.model_config(), self.make_task()  # unknown names fail here
+        vocab_size = ByteTokenizer().vocab_size if task is None else task.vocab_size
+        if config.vocab_size < vocab_size:
+            raise ValueError(
+                f"the data has {vocab_size} token ids but the model's vocab_size is "
+                f"{config.vocab_size}; set model.vocab_size={vocab_size} or more"
+            )
+        if task is not None:
+            task.check_length(self.row_length)
+
+    @property
+    def row_length(self) -> int:
+        if self.seq_len is not None:
+            return self.seq_len
+        return TEXT_SEQ_LEN if self.task is None else self.make_task().train_length
+
+    def model_config(self) -> ModelConfig:
+        try:
+            return preset(self.preset, **self.model)
+        except TypeError as error:
+            raise ValueError(f"model: {error}") from None
+
+    def make_task(self) -> AbstractTask | None:
+        if self.task is None:
+            return None
+        try:
+            return task(self.task, **self.task_options)
+        except TypeError as error:
+            raise ValueError(f"task_options: {error}") from None
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The fields of a TOML config file (its `[model]` and `[task_options]` tables too)."""
+    path = pathlib.Path(path)
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path} is not valid TOML: {error}") from None
+
+
+def apply_overrides(fields: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """`fields` with `key=value` overrides applied; a dotted key reaches into a table
+    (`model.num_layers=5`), a value is read as TOML (`5`, `true`, `"x"`) or else a string."""
+    fields = {
+        key: dict(value) if isinstance(value, Mapping) else value for key, value in fields.items()
+    }
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key:
+            raise ValueError(f"an override is key=value, got {override!r}")
+        try:
+            value = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        *tables, name = key.split(".")
+        target = fields
+        for table in tables:
+            target = target.setdefault(table, {})
+            if not isinstance(target, dict):
+                raise ValueError(f"{override!r}: {table} is not a table")
+        target[name] = value
+    return fields
+
+
+def make_config(fields: Mapping[str, Any]) -> TrainConfig:
+    """A `TrainConfig` from fields, with unknown ones named in the error."""
+    known = {field.name for field in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown training setting {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return TrainConfig(**fields)
+
+
+def _check(name: str, value, ok, what: str) -> None:
+    try:
+        good = ok(value)
+    except TypeError:
+        good = False
+    if not good:
+        raise ValueError(f"TrainConfig.{name} must be {what}, got {value!r}")
