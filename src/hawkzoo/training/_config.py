@@ -33,6 +33,9 @@ class TrainConfig:
     - AdamW with `learning_rate` warmed up linearly over `warmup_steps` and decayed by a
       cosine to `final_learning_rate_fraction` of it at `steps`; gradients clipped to a
       global norm of `clip_norm`; no decay on arrays named in `no_decay`.
+    - Every `log_every` steps a line of metrics, every `eval_every` an evaluation on
+      `eval_rows` rows, every `checkpoint_every` a checkpoint; at the end (text only) a
+      sample of `sample_tokens` (0: none) continuing `sample_prompt`.
     """
 
     preset: str = "tiny-griffin"
@@ -67,7 +70,7 @@ class TrainConfig:
         object.__setattr__(self, "no_decay", tuple(self.no_decay))
         for name in (
             "steps", "batch_size", "accumulate", "log_every", "eval_every", "eval_rows",
-            "checkpoint_every", "sample_tokens",
+            "checkpoint_every",
         ):  # fmt: skip
             _check(
                 name,

@@ -83,7 +83,14 @@ def train(
 
     def save(state: RunState) -> None:
         rows = state.step * config.batch_size
-        save_run(checkpoint, state, record | {"data_position": {"rows": rows}})
+        try:
+            save_run(checkpoint, state, record | {"data_position": {"rows": rows}})
+        except OSError as error:
+            kept = read_record(checkpoint)["step"] if checkpoint.exists() else None
+            raise OSError(
+                f"saving step {state.step} failed ({error}); {checkpoint} "
+                + ("holds no checkpoint" if kept is None else f"still holds step {kept}")
+            ) from error
 
     last = stop_after if stop_after is not None else config.steps
     last = min(last, config.steps)
@@ -134,7 +141,7 @@ def train(
     log(f"step {state.step}: {_describe(evaluation)}")
     _plot(out)
     sample = None
-    if data.task is None and state.step == config.steps:
+    if data.task is None and state.step == config.steps and config.sample_tokens:
         sample = _sample(state.model, config, sample_key)
         (out / "sample.txt").write_text(sample)
     return RunResult(state.step, loss, evaluation, sample, out)
@@ -193,10 +200,11 @@ def _check_corpus(record: dict[str, Any], corpus: Corpus | None) -> None:
 
 
 def _truncate_metrics(path: pathlib.Path, step: int) -> None:
-    """Drop what an interrupted run logged after its checkpoint."""
+    """Drop what a stopped run logged after its checkpoint, and its final evaluation."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+    entries = [(line, json.loads(line)) for line in path.read_text().splitlines()]
+    lines = [line for line, entry in entries if entry["step"] <= step and "final" not in entry]
     path.write_text("".join(line + "\n" for line in lines))
 
 

@@ -1,0 +1,137 @@
+"""`hawkzoo train`, as a user runs it: a run, its resumption, and bad input."""
+
+import errno
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hawkzoo.checkpoints._orbax import read_tree
+from hawkzoo.cli import main
+from hawkzoo.training import _checkpoint
+
+SCRIPT = Path(sys.executable).parent / "hawkzoo"
+SMALL = [  # a two-block Hawk on short rows: seconds a step
+    "--preset", "tiny-hawk", "--seq-len", "32", "--batch-size", "4", "--steps", "6",
+    "--set", "model.num_layers=2", "--set", "eval_rows=4", "--set", "log_every=1",
+    "--set", "sample_tokens=0", "--no-progress",
+]  # fmt: skip
+
+
+def _run(*args: str | Path) -> None:
+    result = subprocess.run(
+        [SCRIPT, "train", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _arrays(checkpoint: Path) -> list[np.ndarray]:
+    import jax
+
+    trees = [read_tree(checkpoint / "params"), read_tree(checkpoint / "training")]
+    return [np.asarray(leaf) for leaf in jax.tree.leaves(trees)]
+
+
+def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(tmp_path):
+    """Both legs in fresh processes, as a run killed and restarted would be."""
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    _run(*SMALL, "--out", whole)
+    _run(*SMALL, "--out", resumed, "--stop-after", "3")
+    assert json.loads((resumed / "checkpoint/training.json").read_text())["step"] == 3
+    _run("--resume", "--out", resumed)
+    expected, actual = _arrays(whole / "checkpoint"), _arrays(resumed / "checkpoint")
+    assert len(expected) == len(actual) > 10
+    assert all(np.array_equal(a, b) for a, b in zip(expected, actual, strict=True))
+    assert (whole / "metrics.jsonl").read_text().count("loss") == 6
+
+    def losses(run):
+        return [json.loads(line).get("loss") for line in (run / "metrics.jsonl").open()]
+
+    assert losses(resumed) == losses(whole)
+    assert (resumed / "loss.png").stat().st_size > 0
+
+
+def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tmp_path, capsys):
+    text = tmp_path / "text"
+    text.mkdir()
+    for i in range(3):
+        (text / f"{i}.txt").write_text(f"document {i}: " + "the quick brown fox " * 20)
+    flags = [*SMALL, "--steps", "2", "--data", str(text), "--set", "sample_tokens=4"]
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "3 files" not in out and "2 + 1 held-out files" in out and "--- a sample" in out
+    record = json.loads((tmp_path / "run/checkpoint/training.json").read_text())
+    assert record["corpus"]["name"] == str(text) and len(record["corpus"]["sha256"]) == 64
+    assert record["data_position"] == {"rows": 8}
+    assert main(["sample", str(tmp_path / "run/checkpoint"), "--prompt", "doc"]) == 0
+
+
+def test_a_task_run_reports_accuracy(tmp_path, capsys):
+    flags = [*SMALL, "--task", "induction-heads", "--seq-len", "16", "--set", "model.vocab_size=16"]
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 0
+    final = json.loads((tmp_path / "run/metrics.jsonl").read_text().splitlines()[-1])
+    assert final["final"] and 0 <= final["accuracy"] <= 1
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--preset", "nope"], "unknown preset 'nope'"),
+        (["--task", "copying"], "unknown task 'copying'"),
+        (["--data", "/no/such/path"], "no such file or folder: /no/such/path"),
+        (["--task", "selective-copying", "--seq-len", "20"], "needs rows of at least 32 tokens"),
+        (["--seq-len", "1"], "seq_len must be an integer ≥ 2"),
+        (["--set", "model.vocab_size=100"], "set model.vocab_size=256 or more"),
+        (["--set", "stepz=3"], "unknown training setting stepz"),
+        (["--set", "model.widht=3"], "model: .*widht"),
+        (["--set", "steps"], "an override is key=value"),
+        (["--batch-size", "6", "--set", "accumulate=4"], "not divisible by accumulate=4"),
+        (["--resume", "--steps", "3"], "--resume takes the run's settings from its checkpoint"),
+        (["--resume"], "no training checkpoint at"),
+    ],
+)
+def test_bad_input_is_one_line_naming_it(flags, message, tmp_path, capsys):
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("hawkzoo train: error: "), err
+    assert __import__("re").search(message, err), err
+
+
+def test_an_empty_folder_and_an_existing_run_are_refused(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
+    assert "holds no text" in capsys.readouterr().err
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r/metrics.jsonl").write_text("")
+    assert main(["train", "--out", str(tmp_path / "r")]) == 2
+    assert "holds a run; continue it with --resume" in capsys.readouterr().err
+
+
+def test_a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    flags = [*SMALL, "--lr", "1e30", "--set", "warmup_steps=0", "--set", "checkpoint_every=1"]
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the loss is nan at step 2" in err, err
+    assert "the last good checkpoint" in err and "step 1" in err
+    assert json.loads((tmp_path / "run/checkpoint/training.json").read_text())["step"] == 1
+
+
+def test_a_full_disk_while_saving_keeps_the_last_checkpoint_whole(tmp_path, capsys, monkeypatch):
+    write, calls = _checkpoint.write_tree, []
+
+    def fill_the_disk_on_the_second_save(path, tree):
+        calls.append(path)
+        write(path, tree)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_checkpoint, "write_tree", fill_the_disk_on_the_second_save)
+    flags = [*SMALL, "--set", "checkpoint_every=1"]
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "saving step 2 failed" in err and "No space left" in err and "still holds step 1" in err
+    assert json.loads((tmp_path / "run/checkpoint/training.json").read_text())["step"] == 1
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint", "metrics.jsonl"]
