@@ -2,6 +2,7 @@ import os
 
 import hypothesis
 import jax
+import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -14,3 +15,18 @@ _common = hypothesis.settings(
 hypothesis.settings.register_profile("quick", _common, max_examples=3, derandomize=True)
 hypothesis.settings.register_profile("thorough", _common, max_examples=60, derandomize=False)
 hypothesis.settings.load_profile(os.environ.get("HAWKZOO_TEST_PROFILE", "quick"))
+
+# Tests marked `slow` (minutes each: whole runs in subprocesses) run when
+# HAWKZOO_TEST_SLOW=1 or under the thorough profile; CI runs them in a step of their own.
+RUN_SLOW = os.environ.get("HAWKZOO_TEST_SLOW", "") not in ("", "0") or (
+    os.environ.get("HAWKZOO_TEST_PROFILE") == "thorough"
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if RUN_SLOW:
+        return
+    skip = pytest.mark.skip(reason="slow: HAWKZOO_TEST_SLOW=1 runs it (CI does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

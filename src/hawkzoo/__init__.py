@@ -3,10 +3,12 @@
 from . import (
     backends as backends,
     checkpoints as checkpoints,
+    data as data,
     model as model,
     nn as nn,
     sampling as sampling,
     tokenizers as tokenizers,
+    training as training,
 )
 from .backends import linear_scan as linear_scan
 from .model import LanguageModel as LanguageModel, ModelConfig as ModelConfig

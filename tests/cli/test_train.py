@@ -2,6 +2,7 @@
 
 import errno
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def _arrays(checkpoint: Path) -> list[np.ndarray]:
     return [np.asarray(leaf) for leaf in jax.tree.leaves(trees)]
 
 
+@pytest.mark.slow
 def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(tmp_path):
     """Both legs in fresh processes, as a run killed and restarted would be."""
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
@@ -67,6 +69,24 @@ def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tm
     assert record["corpus"]["name"] == str(text) and len(record["corpus"]["sha256"]) == 64
     assert record["data_position"] == {"rows": 8}
     assert main(["sample", str(tmp_path / "run/checkpoint"), "--prompt", "doc"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--position-length", "64"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"order-3 byte n-gram +\d\.\d{3}", out) and "gzip -9" in out
+    report = json.loads((tmp_path / "run/eval.json").read_text())
+    assert set(report["bits_per_byte"]) == {
+        "model",
+        "order-2 byte n-gram",
+        "order-3 byte n-gram",
+        "gzip -9",
+    }
+    assert (
+        report["by_position"]["bins"][-1] == [32, 64]
+        and (tmp_path / "run/loss-by-position.png").exists()
+    )
+    (text / "0.txt").write_text("changed")
+    assert main(["eval", str(tmp_path / "run")]) == 2
+    assert "the corpus differs from the one the model trained on" in capsys.readouterr().err
 
 
 def test_a_task_run_reports_accuracy(tmp_path, capsys):
@@ -74,6 +94,11 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
     assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 0
     final = json.loads((tmp_path / "run/metrics.jsonl").read_text().splitlines()[-1])
     assert final["final"] and 0 <= final["accuracy"] <= 1
+    assert main(["eval", str(tmp_path / "run"), "--lengths", "1,4", "--rows", "3"]) == 0
+    report = json.loads((tmp_path / "run/eval.json").read_text())
+    assert report["lengths"] == [16, 64] and all(0 <= a <= 1 for a in report["accuracy"])
+    assert main(["eval", str(tmp_path / "run"), "--lengths", "1,x"]) == 2
+    assert "--lengths is a comma-separated list of integers" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -97,7 +122,7 @@ def test_bad_input_is_one_line_naming_it(flags, message, tmp_path, capsys):
     assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("hawkzoo train: error: "), err
-    assert __import__("re").search(message, err), err
+    assert re.search(message, err), err
 
 
 def test_an_empty_folder_and_an_existing_run_are_refused(tmp_path, capsys):

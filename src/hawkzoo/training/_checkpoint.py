@@ -5,7 +5,6 @@ import pathlib
 from typing import Any, NamedTuple
 
 import jax
-import numpy as np
 
 from ..checkpoints import load, save
 from ..checkpoints._orbax import read_tree, write_tree
@@ -63,5 +62,5 @@ def load_run(path: pathlib.Path, opt_state_like: Any) -> RunState:
             f"{path}'s optimiser state has {len(saved)} arrays, this run's optimiser {len(leaves)}"
         )
     restored = [jax.numpy.asarray(saved[str(i)], dtype=like.dtype) for i, like in enumerate(leaves)]
-    key = jax.random.wrap_key_data(np.asarray(tree["key"]))
+    key = jax.random.wrap_key_data(jax.numpy.asarray(tree["key"]))
     return RunState(model, jax.tree.unflatten(structure, restored), record["step"], key)

@@ -116,7 +116,8 @@ class TrainConfig:
     def row_length(self) -> int:
         if self.seq_len is not None:
             return self.seq_len
-        return TEXT_SEQ_LEN if self.task is None else self.make_task().train_length
+        task = self.make_task()
+        return TEXT_SEQ_LEN if task is None else task.train_length
 
     def model_config(self) -> ModelConfig:
         try:

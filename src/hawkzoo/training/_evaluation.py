@@ -8,9 +8,9 @@ import numpy as np
 from ..data import AbstractTask, Batch, Document, pack
 from ..model import LanguageModel
 from ..tokenizers._bytes import SPECIAL_IDS
-from ._step import evaluate
+from ._step import evaluate, token_losses
 
-ROWS_PER_CALL = 32
+TOKENS_PER_CALL = 8192
 
 
 def held_out_rows(documents: tuple[Document, ...], seq_len: int) -> Batch:
@@ -20,13 +20,25 @@ def held_out_rows(documents: tuple[Document, ...], seq_len: int) -> Batch:
 
 
 def totals(model: LanguageModel, rows: Batch) -> dict[str, float]:
-    """`evaluate` summed over `rows`, a fixed number of rows per call (one compile)."""
+    """`evaluate` summed over `rows`, in calls of one shape (one compile)."""
     sums = {"nats": 0.0, "count": 0, "correct": 0}
-    for start in range(0, len(rows.tokens), ROWS_PER_CALL):
-        chunk = Batch(*(_padded(np.asarray(a[start : start + ROWS_PER_CALL])) for a in rows))
+    for chunk in _chunks(rows):
         for name, value in evaluate(model, chunk).items():
             sums[name] += value.item()
     return sums
+
+
+def loss_by_position(
+    model: LanguageModel, documents: tuple[Document, ...], length: int
+) -> np.ndarray:
+    """Mean nats of each of the first `length` predictions, over the documents that long."""
+    long = [document for document in documents if len(document.data) > length]
+    if not long:
+        raise ValueError(f"no held-out document has more than {length} bytes")
+    first_rows = [pack([document], length) for document in long]
+    rows = Batch(*(np.stack([row[i][0] for row in first_rows]) for i in range(len(Batch._fields))))
+    nll = np.concatenate([np.asarray(token_losses(model, chunk)[0]) for chunk in _chunks(rows)])
+    return nll[: len(long)].mean(axis=0)
 
 
 def bits_per_byte(model: LanguageModel, rows: Batch) -> float:
@@ -42,6 +54,10 @@ def accuracy(
     return result["correct"] / max(result["count"], 1)
 
 
-def _padded(array: np.ndarray) -> np.ndarray:
-    missing = ROWS_PER_CALL - len(array)
-    return np.pad(array, [(0, missing)] + [(0, 0)] * (array.ndim - 1)) if missing else array
+def _chunks(rows: Batch):
+    """`rows` in chunks of about `TOKENS_PER_CALL` tokens, the last padded (not counted)."""
+    size = max(1, TOKENS_PER_CALL // rows.tokens.shape[1])
+    for start in range(0, len(rows.tokens), size):
+        chunk = [np.asarray(array[start : start + size]) for array in rows]
+        missing = size - len(chunk[0])
+        yield Batch(*(np.pad(a, [(0, missing), (0, 0)]) for a in chunk))

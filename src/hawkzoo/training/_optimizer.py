@@ -1,22 +1,25 @@
 """AdamW with warm-up, cosine decay, clipping and a weight-decay mask."""
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import jax
+import jax.numpy as jnp
 import optax
+from jaxtyping import Array, ArrayLike
 
 from ._config import TrainConfig
 
 
-def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
+def learning_rate_schedule(config: TrainConfig) -> Callable[[ArrayLike], Array]:
     """Linear warm-up to `learning_rate`, then a cosine down to its final fraction."""
-    return optax.warmup_cosine_decay_schedule(
+    schedule = optax.warmup_cosine_decay_schedule(
         init_value=0.0,
         peak_value=config.learning_rate,
         warmup_steps=min(config.warmup_steps, config.steps - 1),
         decay_steps=config.steps,
         end_value=config.learning_rate * config.final_learning_rate_fraction,
     )
+    return lambda step: jnp.asarray(schedule(step))
 
 
 def optimizer(config: TrainConfig) -> optax.GradientTransformation:

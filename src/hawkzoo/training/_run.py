@@ -24,6 +24,7 @@ from ._checkpoint import RunState, load_run, read_record, save_run
 from ._config import TrainConfig
 from ._evaluation import accuracy, bits_per_byte, held_out_rows
 from ._optimizer import learning_rate_schedule, optimizer
+from ._plots import line_plot
 from ._step import train_step
 
 CHECKPOINT = "checkpoint"
@@ -121,7 +122,7 @@ def train(
                     "step": state.step,
                     "loss": loss,
                     "grad_norm": step_metrics["grad_norm"].item(),
-                    "learning_rate": float(schedule(state.step - 1)),
+                    "learning_rate": schedule(state.step - 1).item(),
                     "tokens_per_s": tokens_per_step * (state.step - logged[0]) / (now - logged[1]),
                 }
                 bar.set_postfix(loss=f"{loss:.3f}", tokens_per_s=f"{entry['tokens_per_s']:.0f}")
@@ -160,7 +161,8 @@ class _Data:
             self.held_out = held_out_rows(self.corpus.held_out, config.row_length)
             self.description = self.corpus.describe()
         else:
-            self.description = f"task {self.task!r}, rows of {config.row_length}"
+            fields = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.task).items())
+            self.description = f"{self.task.name} ({fields}), rows of {config.row_length}"
 
     def corpus_record(self) -> dict[str, Any] | None:
         if self.corpus is None:
@@ -240,28 +242,18 @@ def _sample(model: LanguageModel, config: TrainConfig, key: jax.Array) -> str:
 
 
 def _plot(out: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     entries = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
     losses = [e for e in entries if "loss" in e]
-    figure, axis = plt.subplots(figsize=(6, 4))
-    axis.plot([e["step"] for e in losses], [e["loss"] / math.log(2) for e in losses], label="train")
     held = [e for e in entries if "held_out_bits_per_byte" in e]
+    series = {
+        "train (bits per target)": (
+            [e["step"] for e in losses],
+            [e["loss"] / math.log(2) for e in losses],
+        )
+    }
     if held:
-        axis.plot(
+        series["held-out (bits per byte)"] = (
             [e["step"] for e in held],
             [e["held_out_bits_per_byte"] for e in held],
-            "o-",
-            label="held-out",
         )
-        axis.set_ylabel("bits per byte")
-    else:
-        axis.set_ylabel("loss (bits per target)")
-    axis.set_xlabel("step")
-    axis.legend()
-    figure.tight_layout()
-    figure.savefig(out / "loss.png", dpi=120)
-    plt.close(figure)
+    line_plot(out / "loss.png", series, xlabel="step", ylabel="bits")

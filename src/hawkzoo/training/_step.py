@@ -1,5 +1,7 @@
 """The loss, one optimiser step (with gradient accumulation), and evaluation."""
 
+from typing import cast
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -51,8 +53,8 @@ def train_step(
     count = jnp.maximum(count, 1)
     grads = jax.tree.map(lambda g: g / count, grads)
     updates, opt_state = optimizer.update(grads, opt_state, params)
-    model = eqx.combine(optax.apply_updates(params, updates), static)
-    return model, opt_state, {"loss": loss / count, "grad_norm": optax.tree.norm(grads)}
+    updated = cast(LanguageModel, eqx.combine(optax.apply_updates(params, updates), static))
+    return updated, opt_state, {"loss": loss / count, "grad_norm": optax.tree.norm(grads)}
 
 
 @eqx.filter_jit

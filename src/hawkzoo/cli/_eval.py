@@ -1,0 +1,122 @@
+"""`hawkzoo eval`: a trained model against baselines, by position and by length."""
+
+import argparse
+import itertools
+import json
+import math
+import pathlib
+
+import jax
+
+from ..checkpoints import load
+from ..data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
+from ..training import accuracy, bits_per_byte, held_out_rows
+from ..training._checkpoint import read_record
+from ..training._config import make_config
+from ..training._evaluation import loss_by_position
+from ..training._plots import line_plot
+from ..training._run import CHECKPOINT
+
+
+def add_to(commands) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="evaluate a trained model",
+        description="Text: held-out bits per byte beside byte n-gram and gzip baselines, and "
+        "loss against position on long held-out documents. A task: accuracy against length, "
+        "up to 16 times the training length.",
+    )
+    parser.add_argument("folder", metavar="RUN", help="a training run's folder or its checkpoint")
+    parser.add_argument("--out", help="where to write eval.json and plots (default: the run)")
+    parser.add_argument(
+        "--lengths", default="1,2,4,8,16", help="task lengths, as multiples of the training length"
+    )
+    parser.add_argument("--rows", type=int, default=64, help="task rows per length")
+    parser.add_argument(
+        "--position-length", type=int, help="tokens of each long document (8 x seq_len)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = pathlib.Path(args.folder)
+    checkpoint = folder / CHECKPOINT if (folder / CHECKPOINT).is_dir() else folder
+    record = read_record(checkpoint)
+    config = make_config(record["config"])
+    model = load(checkpoint)
+    out = pathlib.Path(args.out) if args.out else checkpoint.parent
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{checkpoint}: {config.preset} at step {record['step']}")
+    task = config.make_task()
+    if task is None:
+        report = _text(model, config, record, args, out)
+    else:
+        report = _task(model, config, task, args, out)
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out / 'eval.json'}")
+    return 0
+
+
+def _text(model, config, record, args, out: pathlib.Path) -> dict:
+    corpus = load_corpus(config.data)
+    saved = record.get("corpus") or {}
+    if saved.get("sha256") != corpus.sha256:
+        raise ValueError(
+            f"the corpus differs from the one the model trained on (sha256 "
+            f"{str(saved.get('sha256'))[:12]} then, {corpus.sha256[:12]} now)"
+        )
+    size = sum(len(document.data) for document in corpus.held_out)
+    scores = {
+        "model": bits_per_byte(model, held_out_rows(corpus.held_out, config.row_length)),
+        "order-2 byte n-gram": ngram_bits_per_byte(corpus.train, corpus.held_out, 2),
+        "order-3 byte n-gram": ngram_bits_per_byte(corpus.train, corpus.held_out, 3),
+        "gzip -9": gzip_bits_per_byte(corpus.held_out),
+    }
+    print(f"held-out bits per byte ({corpus.describe()}; held out: {size:,} bytes)")
+    for name, value in scores.items():
+        print(f"  {name:<20} {value:.3f}")
+    length = args.position_length or 8 * config.row_length
+    bits = loss_by_position(model, corpus.held_out, length) / math.log(2)
+    edges = [2**i for i in range(int(math.log2(length)) + 1)] + [length]
+    bins = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+    by_bin = [float(bits[a - 1 : b - 1].mean()) for a, b in bins]
+    count = sum(len(d.data) > length for d in corpus.held_out)
+    print(f"bits per byte by position, {count} held-out documents of over {length} bytes")
+    for (a, b), value in zip(bins, by_bin, strict=True):
+        print(f"  {a:>6}-{b - 1:<6} {value:.3f}")
+    line_plot(
+        out / "loss-by-position.png",
+        {"model": ([math.sqrt(a * b) for a, b in bins], by_bin)},
+        xlabel="position in document (bytes)",
+        ylabel="bits per byte",
+        logx=True,
+    )
+    return {
+        "step": record["step"],
+        "corpus": {"name": corpus.name, "sha256": corpus.sha256, "held_out_bytes": size},
+        "bits_per_byte": scores,
+        "by_position": {"bins": bins, "bits_per_byte": by_bin, "documents": count},
+    }
+
+
+def _task(model, config, task, args, out: pathlib.Path) -> dict:
+    try:
+        factors = [int(factor) for factor in args.lengths.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--lengths is a comma-separated list of integers, got {args.lengths!r}"
+        ) from None
+    lengths = [factor * config.row_length for factor in factors]
+    key = jax.random.key(config.seed + 2)  # neither a training nor a validation key
+    scores = [accuracy(model, task, jax.random.fold_in(key, n), args.rows, n) for n in lengths]
+    print(f"{task.name} accuracy, {args.rows} rows per length (trained at {config.row_length})")
+    for n, score in zip(lengths, scores, strict=True):
+        print(f"  {n:>7} {score:.3f}")
+    line_plot(
+        out / "accuracy-by-length.png",
+        {config.preset: (lengths, scores)},
+        xlabel="sequence length",
+        ylabel="accuracy",
+        logx=True,
+    )
+    return {"task": task.name, "lengths": lengths, "accuracy": scores, "rows": args.rows}
