@@ -32,6 +32,7 @@ def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
     assert capsys.readouterr().out.split() == ["True", "True", "8579977216"]
 
 
+@pytest.mark.slow
 def test_the_decoding_guide_runs(capsys):
     page = ROOT / "docs" / "usage" / "decoding.md"
     for block in _python_blocks(page):
@@ -98,3 +99,23 @@ def test_the_decode_benchmark_times_both_samplers_and_compares_their_tokens(tmp_
     decode.plot(results, 1.0, tmp_path / "decode.png")
     assert (tmp_path / "decode.png").stat().st_size > 0
     json.dumps(results)
+
+
+def test_the_synthetic_task_experiments_are_the_papers_models_in_miniature(tmp_path):
+    tasks = _benchmark("synthetic_tasks")
+    for task in tasks.EXPERIMENTS:
+        for family in tasks.FAMILIES:
+            config = tasks.config(task, family, seed=0).model_config()
+            assert (config.num_layers, config.width, config.vocab_size) == (5, 64, 16)
+    griffin = tasks.config("induction-heads", "griffin", seed=0).model_config()
+    assert griffin.block_types == ("recurrent", "recurrent", "attention", "recurrent", "recurrent")
+    assert griffin.attention_window == 32
+    assert tasks.config("induction-heads", "mqa", seed=0).model_config().attention_window is None
+    result = {
+        "task": "induction-heads", "family": "hawk", "seed": 0, "parameters": 1000,
+        "train_seconds": 1.0, "curve": [(100, 0.5)], "lengths": [64, 128], "accuracy": [1.0, 0.9],
+    }  # fmt: skip
+    table = tasks.markdown(tasks.environment(), [result])
+    assert "| hawk | 0 | 1,000 | 1 s | 1.000 | 0.900 | 0.50 |" in table
+    tasks.plot([result], tmp_path / "tasks.png")
+    assert (tmp_path / "tasks.png").stat().st_size > 0

@@ -15,6 +15,7 @@ from hawkzoo.model import build
 SCRIPT = Path(sys.executable).parent / "hawkzoo"
 
 
+@pytest.mark.slow
 def test_the_installed_command_samples_a_tiny_preset_with_random_weights():
     result = subprocess.run(
         [SCRIPT, "sample", "tiny-griffin", "--prompt", "Hello", "--max-new-tokens", "8"],

@@ -56,6 +56,7 @@ def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(tmp_path):
     assert (resumed / "loss.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tmp_path, capsys):
     text = tmp_path / "text"
     text.mkdir()
@@ -89,6 +90,7 @@ def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tm
     assert "the corpus differs from the one the model trained on" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_task_run_reports_accuracy(tmp_path, capsys):
     flags = [*SMALL, "--task", "induction-heads", "--seq-len", "16", "--set", "model.vocab_size=16"]
     assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 0
@@ -109,6 +111,7 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
         (["--data", "/no/such/path"], "no such file or folder: /no/such/path"),
         (["--task", "selective-copying", "--seq-len", "20"], "needs rows of at least 32 tokens"),
         (["--seq-len", "1"], "seq_len must be an integer ≥ 2"),
+        (["--backend", "fast"], "unknown scan backend 'fast'"),
         (["--set", "model.vocab_size=100"], "set model.vocab_size=256 or more"),
         (["--set", "stepz=3"], "unknown training setting stepz"),
         (["--set", "model.widht=3"], "model: .*widht"),

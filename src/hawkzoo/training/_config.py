@@ -8,6 +8,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import backends
 from ..data import AbstractTask, task
 from ..model import ModelConfig, preset
 from ..tokenizers import ByteTokenizer
@@ -102,6 +103,8 @@ class TrainConfig:
                 "positive and finite",
             )
         _check("weight_decay", self.weight_decay, lambda v: v >= 0, "≥ 0")
+        if self.backend is not None:
+            backends.get(self.backend)  # an unknown backend fails here, by name
         config, task = self.model_config(), self.make_task()  # unknown names fail here
         vocab_size = ByteTokenizer().vocab_size if task is None else task.vocab_size
         if config.vocab_size < vocab_size:
