@@ -119,6 +119,7 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
         (["--batch-size", "6", "--set", "accumulate=4"], "not divisible by accumulate=4"),
         (["--resume", "--steps", "3"], "--resume takes the run's settings from its checkpoint"),
         (["--resume"], "no training checkpoint at"),
+        (["--stop-after", "0"], "stop_after must be a step, 1 or more; got 0"),
     ],
 )
 def test_bad_input_is_one_line_naming_it(flags, message, tmp_path, capsys):

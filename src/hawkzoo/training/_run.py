@@ -60,6 +60,8 @@ def train(
     """
     out = pathlib.Path(out)
     checkpoint = out / CHECKPOINT
+    if stop_after is not None and stop_after < 1:
+        raise ValueError(f"stop_after must be a step, 1 or more; got {stop_after}")
     if resume:
         saved = read_record(checkpoint)["config"]
         if saved != json.loads(json.dumps(config.to_dict())):
@@ -101,50 +103,44 @@ def train(
     with (
         backends.use(config.backend) if config.backend else contextlib.nullcontext(),
         (out / METRICS).open("a") as metrics,
-        tqdm.tqdm(total=config.steps, initial=state.step, disable=not progress, unit="step") as bar,
     ):
-        logged = (state.step, time.perf_counter())
-        while state.step < last:
-            batch = data.train_batch(state.key, state.step)
-            model, opt_state, step_metrics = train_step(tx, state.model, state.opt_state, batch)
-            loss = step_metrics["loss"].item()
-            if not math.isfinite(loss):
-                kept = f"step {read_record(checkpoint)['step']}" if checkpoint.exists() else "none"
-                raise FloatingPointError(
-                    f"the loss is {loss} at step {state.step + 1}; stopped "
-                    f"(the last good checkpoint, {checkpoint}: {kept})"
-                )
-            state = RunState(model, opt_state, state.step + 1, state.key)
-            bar.update()
-            if state.step % config.log_every == 0 or state.step == last:
-                now = time.perf_counter()
-                entry = {
-                    "step": state.step,
-                    "loss": loss,
-                    "grad_norm": step_metrics["grad_norm"].item(),
-                    "learning_rate": schedule(state.step - 1).item(),
-                    "tokens_per_s": tokens_per_step * (state.step - logged[0]) / (now - logged[1]),
-                }
-                bar.set_postfix(loss=f"{loss:.3f}", tokens_per_s=f"{entry['tokens_per_s']:.0f}")
-                _write(metrics, entry)
-                logged = (state.step, now)
-            if state.step % config.eval_every == 0 and state.step < last:
-                evaluation = data.evaluate(state.model, quick=True)
-                _write(metrics, {"step": state.step} | evaluation)
-                log(f"step {state.step}: loss {loss:.4f}, {_describe(evaluation)}")
-            if state.step % config.checkpoint_every == 0 or state.step == last:
-                save(state)
-    if state.step == 0:
-        raise ValueError("nothing to do: the run stops before its first step")
-    evaluation = data.evaluate(state.model, quick=False)
-    with (out / METRICS).open("a") as metrics:
+        progress_bar = tqdm.tqdm(total=config.steps, initial=state.step, disable=not progress)
+        with progress_bar as bar:
+            logged = (state.step, time.perf_counter())
+            while state.step < last:
+                batch = data.train_batch(state.key, state.step)
+                model, opt_state, step_metrics = train_step(tx, state.model, state.opt_state, batch)
+                loss = step_metrics["loss"].item()
+                _stop_if_diverged(loss, state.step + 1, checkpoint)
+                state = RunState(model, opt_state, state.step + 1, state.key)
+                bar.update()
+                if state.step % config.log_every == 0 or state.step == last:
+                    now = time.perf_counter()
+                    rate = tokens_per_step * (state.step - logged[0]) / (now - logged[1])
+                    entry = {
+                        "step": state.step,
+                        "loss": loss,
+                        "grad_norm": step_metrics["grad_norm"].item(),
+                        "learning_rate": schedule(state.step - 1).item(),
+                        "tokens_per_s": rate,
+                    }
+                    bar.set_postfix(loss=f"{loss:.3f}", tokens_per_s=f"{entry['tokens_per_s']:.0f}")
+                    _write(metrics, entry)
+                    logged = (state.step, now)
+                if state.step % config.eval_every == 0 and state.step < last:
+                    evaluation = data.evaluate(state.model, quick=True)
+                    _write(metrics, {"step": state.step} | evaluation)
+                    log(f"step {state.step}: loss {loss:.4f}, {_describe(evaluation)}")
+                if state.step % config.checkpoint_every == 0 or state.step == last:
+                    save(state)
+        evaluation = data.evaluate(state.model, quick=False)
         _write(metrics, {"step": state.step, "final": True} | evaluation)
-    log(f"step {state.step}: {_describe(evaluation)}")
+        log(f"step {state.step}: {_describe(evaluation)}")
+        sample = None
+        if data.task is None and state.step == config.steps and config.sample_tokens:
+            sample = _sample(state.model, config, sample_key)
+            (out / "sample.txt").write_text(sample)
     _plot(out)
-    sample = None
-    if data.task is None and state.step == config.steps and config.sample_tokens:
-        sample = _sample(state.model, config, sample_key)
-        (out / "sample.txt").write_text(sample)
     return RunResult(state.step, loss, evaluation, sample, out)
 
 
@@ -190,6 +186,15 @@ class _Data:
             return {"held_out_bits_per_byte": bits_per_byte(model, held_out)}
         key = jax.random.key(self.config.seed + 1)  # never a training key
         return {"accuracy": accuracy(model, self.task, key, rows, self.config.row_length)}
+
+
+def _stop_if_diverged(loss: float, step: int, checkpoint: pathlib.Path) -> None:
+    if not math.isfinite(loss):
+        kept = f"step {read_record(checkpoint)['step']}" if checkpoint.exists() else "none"
+        raise FloatingPointError(
+            f"the loss is {loss} at step {step}; stopped "
+            f"(the last good checkpoint, {checkpoint}: {kept})"
+        )
 
 
 def _check_corpus(record: dict[str, Any], corpus: Corpus | None) -> None:
