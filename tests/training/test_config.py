@@ -30,11 +30,11 @@ def test_text_rows_are_256_tokens_unless_set():
 
 def test_bad_files_and_overrides_are_refused_by_name(tmp_path):
     (tmp_path / "bad.toml").write_text("steps = = 3")
-    with pytest.raises(ValueError, match="bad.toml is not valid TOML"):
+    with pytest.raises(ValueError, match=r"bad\.toml is not valid TOML"):
         load_config(tmp_path / "bad.toml")
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "missing.toml")
-    with pytest.raises(ValueError, match="'steps.x=1': steps is not a table"):
+    with pytest.raises(ValueError, match=r"'steps\.x=1': steps is not a table"):
         apply_overrides({"steps": 3}, ["steps.x=1"])
-    with pytest.raises(ValueError, match="TrainConfig.learning_rate must be positive and finite"):
+    with pytest.raises(ValueError, match=r"TrainConfig\.learning_rate must be positive and finite"):
         TrainConfig(learning_rate=float("inf"))
