@@ -25,7 +25,7 @@ FAMILIES = {"hawk": "tiny-hawk", "griffin": "tiny-griffin", "mqa": "tiny-mqa"}
 EXPERIMENTS = {
     "induction-heads": {"seq_len": 64, "steps": 800, "lengths": (1, 2, 4, 8, 16)},
     "selective-copying": {
-        "seq_len": 128,
+        "seq_len": 64,
         "steps": 800,
         "lengths": (1,),
         "task_options": {"num_data": 8},
