@@ -35,8 +35,8 @@ def loss_by_position(
     long = [document for document in documents if len(document.data) > length]
     if not long:
         raise ValueError(f"no held-out document has more than {length} bytes")
-    first_rows = [pack([document], length) for document in long]
-    rows = Batch(*(np.stack([row[i][0] for row in first_rows]) for i in range(len(Batch._fields))))
+    first_rows = [pack([Document(d.name, d.data[:length])], length) for d in long]  # one each
+    rows = Batch(*map(np.concatenate, zip(*first_rows, strict=True)))
     nll = np.concatenate([np.asarray(token_losses(model, chunk)[0]) for chunk in _chunks(rows)])
     return nll[: len(long)].mean(axis=0)
 

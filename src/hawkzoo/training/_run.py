@@ -63,8 +63,8 @@ def train(
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be a step, 1 or more; got {stop_after}")
     if resume:
-        saved = read_record(checkpoint)["config"]
-        if saved != json.loads(json.dumps(config.to_dict())):
+        saved = read_record(checkpoint)
+        if saved["config"] != json.loads(json.dumps(config.to_dict())):
             raise ValueError(f"{checkpoint} was saved by another config; resume with its own")
     elif (out / METRICS).exists() or checkpoint.exists():
         raise FileExistsError(
@@ -78,7 +78,7 @@ def train(
     state = RunState(model, tx.init(eqx.filter(model, eqx.is_inexact_array)), 0, data_key)
     if resume:
         state = load_run(checkpoint, state.opt_state)
-        _check_corpus(read_record(checkpoint), data.corpus)
+        _check_corpus(saved, data.corpus)
         _truncate_metrics(out / METRICS, state.step)
         log(f"resumed from step {state.step}")
     out.mkdir(parents=True, exist_ok=True)
