@@ -2,6 +2,7 @@
 
 import pytest
 
+from hawkzoo.data import SelectiveCopying
 from hawkzoo.training import TrainConfig
 from hawkzoo.training._config import apply_overrides, load_config, make_config
 
@@ -20,7 +21,9 @@ def test_a_config_file_with_tables_and_overrides_on_top(tmp_path):
         "tiny-hawk", 50, 1e-3, "some/path",
     )  # fmt: skip
     assert config.model_config().num_layers == 2 and config.model_config().vocab_size == 16
-    assert config.make_task().num_data == 8 and config.row_length == 256  # the task's length
+    task = config.make_task()
+    assert isinstance(task, SelectiveCopying) and task.num_data == 8
+    assert config.row_length == 256  # the task's training length
     assert config == make_config(config.to_dict())  # what a checkpoint saves reads back
 
 

@@ -62,8 +62,8 @@ def train(
     checkpoint = out / CHECKPOINT
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be a step, 1 or more; got {stop_after}")
-    if resume:
-        saved = read_record(checkpoint)
+    saved = read_record(checkpoint) if resume else None
+    if saved is not None:
         if saved["config"] != json.loads(json.dumps(config.to_dict())):
             raise ValueError(f"{checkpoint} was saved by another config; resume with its own")
     elif (out / METRICS).exists() or checkpoint.exists():
@@ -76,7 +76,7 @@ def train(
     model = LanguageModel(config.model_config(), key=model_key)
     tx = optimizer(config)
     state = RunState(model, tx.init(eqx.filter(model, eqx.is_inexact_array)), 0, data_key)
-    if resume:
+    if saved is not None:
         state = load_run(checkpoint, state.opt_state)
         _check_corpus(saved, data.corpus)
         _truncate_metrics(out / METRICS, state.step)
