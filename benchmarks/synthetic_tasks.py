@@ -32,9 +32,10 @@ EXPERIMENTS = {
     },
 }
 EVAL_ROWS = 256
+LEARNING_RATE = 3e-3
 
 
-def config(task: str, family: str, seed: int) -> TrainConfig:
+def config(task: str, family: str, seed: int, learning_rate: float = LEARNING_RATE) -> TrainConfig:
     """The run: the family's tiny preset cut to 5 blocks over a 16-token vocabulary."""
     setup = EXPERIMENTS[task]
     model = {"vocab_size": 16, "num_layers": 5}
@@ -48,7 +49,7 @@ def config(task: str, family: str, seed: int) -> TrainConfig:
         seq_len=setup["seq_len"],
         batch_size=32,
         steps=setup["steps"],
-        learning_rate=3e-3,
+        learning_rate=learning_rate,
         warmup_steps=50,
         weight_decay=0.0,
         eval_every=100,
@@ -58,10 +59,10 @@ def config(task: str, family: str, seed: int) -> TrainConfig:
     )
 
 
-def run(task: str, family: str, seed: int, out: Path) -> dict:
+def run(task: str, family: str, seed: int, out: Path, learning_rate: float = LEARNING_RATE) -> dict:
     """Train one model, then measure its accuracy at each evaluation length."""
-    settings = config(task, family, seed)
-    folder = out / f"{task}-{family}-{seed}"
+    settings = config(task, family, seed, learning_rate)
+    folder = out / f"{task}-{family}-{seed}-{learning_rate}"
     tic = time.perf_counter()
     train(settings, folder, progress=False, log=lambda _: None)
     seconds = time.perf_counter() - tic
@@ -76,6 +77,7 @@ def run(task: str, family: str, seed: int, out: Path) -> dict:
         "task": task,
         "family": family,
         "seed": seed,
+        "learning_rate": learning_rate,
         "parameters": num_parameters(model),
         "train_seconds": seconds,
         "curve": curve,
@@ -84,9 +86,9 @@ def run(task: str, family: str, seed: int, out: Path) -> dict:
     }
 
 
-def _order(result: dict) -> tuple[int, int, int]:
+def _order(result: dict) -> tuple[int, float, int, int]:
     task, family = list(EXPERIMENTS).index(result["task"]), list(FAMILIES).index(result["family"])
-    return task, result["seed"], family
+    return task, -result["learning_rate"], result["seed"], family
 
 
 def markdown(env: dict, results: list[dict]) -> str:
@@ -101,16 +103,16 @@ def markdown(env: dict, results: list[dict]) -> str:
         lines += [
             f"**{task}**: trained at length {setup['seq_len']}, {setup['steps']} steps of 32 rows.",
             "",
-            "| model | seed | parameters | train time | "
+            "| model | seed | learning rate | parameters | train time | "
             + " | ".join(f"acc. @ {n}" for n in rows[0]["lengths"])
             + " | "
             + " | ".join(f"step {s}" for s, _ in rows[0]["curve"])
             + " |",
-            "|---" * (4 + len(rows[0]["lengths"]) + len(rows[0]["curve"])) + "|",
+            "|---" * (5 + len(rows[0]["lengths"]) + len(rows[0]["curve"])) + "|",
         ]
         for r in rows:
             lines.append(
-                f"| {r['family']} | {r['seed']} | {r['parameters']:,} "
+                f"| {r['family']} | {r['seed']} | {r['learning_rate']:g} | {r['parameters']:,} "
                 f"| {r['train_seconds']:.0f} s | "
                 + " | ".join(f"{a:.3f}" for a in r["accuracy"])
                 + " | "
@@ -132,7 +134,7 @@ def plot(results: list[dict], path: Path) -> None:
     colours = {"hawk": "tab:blue", "griffin": "tab:green", "mqa": "tab:red"}
     for axis, task in zip(axes[0], tasks, strict=True):
         for r in (r for r in results if r["task"] == task):
-            label = f"{r['family']} (seed {r['seed']})"
+            label = f"{r['family']} (seed {r['seed']}, lr {r['learning_rate']:g})"
             if len(r["lengths"]) > 1:
                 axis.plot(
                     r["lengths"], r["accuracy"], "o-", color=colours[r["family"]], label=label
@@ -158,6 +160,7 @@ def main(argv=None) -> None:
     parser.add_argument("--tasks", default=",".join(EXPERIMENTS))
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
     parser.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--results", type=Path, default=Path("docs/benchmarks"))
     parser.add_argument("--name", default="synthetic-tasks-cpu")
@@ -174,7 +177,7 @@ def main(argv=None) -> None:
     for task in args.tasks.split(","):
         for seed in map(int, args.seeds.split(",")):
             for family in args.families.split(","):
-                result = run(task, family, seed, out)
+                result = run(task, family, seed, out, args.learning_rate)
                 results.append(result)
                 accs = ", ".join(
                     f"{n}: {a:.3f}"
