@@ -25,34 +25,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from recurrentgemma import common as official_common
-from recurrentgemma.jax import griffin as official_griffin, sampler as official_sampler
+from recurrentgemma.jax import sampler as official_sampler
 
-from _common import environment, spread
+from _common import BASE, FAMILIES, environment, official_griffin, spread
 from hawkzoo import checkpoints
 from hawkzoo.model import LanguageModel, ModelConfig, State, num_parameters
 from hawkzoo.nn import AttentionState
 from hawkzoo.sampling import decode, generate
 from hawkzoo.tokenizers import ByteTokenizer
 
-BASE = ModelConfig(
-    vocab_size=256,
-    width=512,
-    mlp_width=1536,
-    lru_width=512,
-    num_heads=4,
-    num_gate_blocks=4,
-    num_layers=6,
-    block_pattern=("recurrent", "recurrent", "attention"),
-    attention_window=256,
-    embedding_scale=True,
-    logits_soft_cap=30.0,
-)
-FAMILIES = {
-    "hawk": BASE.replace(block_pattern=("recurrent",)),
-    "griffin": BASE,
-    "mqa": BASE.replace(block_pattern=("attention",), attention_window=None),
-}
 PROMPTS = ("The quick brown fox", "Once upon a time, there", "def main():", "1, 2, 3, 4, 5,")
 
 
@@ -115,24 +96,7 @@ class _ByteVocab:
 
 
 def official_sampler_for(model: LanguageModel, window: int) -> official_sampler.Sampler:
-    config = model.config
-    block_types = {
-        "recurrent": official_common.TemporalBlockType.RECURRENT,
-        "attention": official_common.TemporalBlockType.ATTENTION,
-    }
-    official = official_griffin.Griffin(
-        official_common.GriffinConfig(
-            vocab_size=config.vocab_size,
-            width=config.width,
-            mlp_expanded_width=config.mlp_width,
-            num_heads=config.num_heads,
-            lru_width=config.lru_width,
-            block_types=tuple(block_types[block] for block in config.block_types),
-            embeddings_scale_by_sqrt_dim=config.embedding_scale,
-            attention_window_size=window,
-            logits_soft_cap=config.logits_soft_cap or 0.0,
-        )
-    )
+    official = official_griffin(model.config, window)
     return official_sampler.Sampler(official, _ByteVocab(), checkpoints.to_flax(model))  # pyright: ignore[reportArgumentType]
 
 

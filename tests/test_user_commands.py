@@ -112,10 +112,49 @@ def test_the_synthetic_task_experiments_are_the_papers_models_in_miniature(tmp_p
     assert griffin.attention_window == 32
     assert tasks.config("induction-heads", "mqa", seed=0).model_config().attention_window is None
     result = {
-        "task": "induction-heads", "family": "hawk", "seed": 0, "parameters": 1000,
-        "train_seconds": 1.0, "curve": [(100, 0.5)], "lengths": [64, 128], "accuracy": [1.0, 0.9],
+        "task": "induction-heads", "family": "hawk", "seed": 0, "learning_rate": 3e-3,
+        "parameters": 1000, "train_seconds": 1.0, "curve": [(100, 0.5)], "lengths": [64, 128],
+        "accuracy": [1.0, 0.9],
     }  # fmt: skip
     table = tasks.markdown(tasks.environment(), [result])
-    assert "| hawk | 0 | 1,000 | 1 s | 1.000 | 0.900 | 0.50 |" in table
+    assert "| hawk | 0 | 0.003 | 1,000 | 1 s | 1.000 | 0.900 | 0.50 |" in table
     tasks.plot([result], tmp_path / "tasks.png")
     assert (tmp_path / "tasks.png").stat().st_size > 0
+
+
+@pytest.mark.slow  # eight programs to compile, the official ones slowly
+def test_the_train_step_benchmark_times_both_models_on_the_same_work(tmp_path):
+    bench = _benchmark("train_step")
+    config = bench.BASE.replace(
+        width=32, mlp_width=48, lru_width=32, num_heads=2, num_gate_blocks=2, num_layers=3
+    )
+    size = bench.Size((2, 16), tokens_per_step=32, lengths=(8, 16), repetitions=1)
+    comparison = bench.compare(size, rate=1e9, config=config)
+    assert {(r["model"], r["remat"]) for r in comparison} == {
+        (model, remat) for model in ("hawkzoo", "official") for remat in (False, True)
+    }
+    first_losses = [r["first_loss"] for r in comparison]
+    assert max(first_losses) - min(first_losses) < 1e-5  # the same weights, batch and loss
+    families = {"griffin": config, "mqa": config.replace(block_pattern=("attention",))}
+    lengths = bench.against_length(size, rate=1e9, families=families)
+    assert [(r["family"], r["rows"], r["length"]) for r in lengths] == [
+        ("griffin", 4, 8), ("griffin", 2, 16), ("mqa", 4, 8), ("mqa", 2, 16)
+    ]  # fmt: skip
+    assert all(r["median_ms"] > 0 and r["mfu"] > 0 for r in comparison + lengths)
+    table = bench.markdown(bench.environment(), 1e9, comparison, lengths)
+    assert "| hawkzoo | off |" in table and "| mqa |" in table
+    bench.plot(comparison, lengths, tmp_path / "train.png")
+    assert (tmp_path / "train.png").stat().st_size > 0
+    json.dumps(comparison + lengths)
+
+
+def test_model_flops_count_each_attended_key_once_per_query():
+    bench = _benchmark("train_step")
+    hawk, mqa = bench.FAMILIES["hawk"], bench.FAMILIES["mqa"]
+    assert bench.step_flops(hawk, 1000, rows=2, length=8) == 6 * 1000 * 16
+    keys = 8 * 9 // 2  # causal: query t attends t + 1 keys
+    attention = 3 * 4 * mqa.width * keys * 2 * mqa.num_layers
+    assert bench.step_flops(mqa, 1000, rows=2, length=8) == 6 * 1000 * 16 + attention
+    griffin = bench.FAMILIES["griffin"].replace(attention_window=4)
+    windowed = 1 + 2 + 3 + 4 * 5  # a window of 4 keys from the fourth query on
+    assert bench.step_flops(griffin, 0, rows=1, length=8) == 3 * 4 * 512 * windowed * 2
