@@ -5,6 +5,8 @@ import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# Eight simulated devices for the sharding tests; set before JAX starts its backends.
+jax.config.update("jax_num_cpu_devices", 8)
 
 # Compiles dominate, so every example of a test reuses one compiled program: shapes are
 # fixed by the test case and Hypothesis draws values. `quick` is the default (CI);

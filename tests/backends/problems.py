@@ -1,6 +1,7 @@
 """Scan problems for the tests: shapes fixed by the test case, values drawn by Hypothesis."""
 
 import os
+from functools import partial
 
 import equinox as eqx
 import jax
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from hawkzoo import backends
+from hawkzoo import backends, linear_scan
 
 from .. import oracle
 
@@ -137,3 +138,43 @@ def assert_scaled_close(actual, expected, scale, tol, what):
         f"{what}: error {error[worst]:.3g} exceeds {bound[worst]:.3g} at {worst} "
         f"(got {actual[worst]}, expected {expected[worst]})"
     )
+
+
+@partial(jax.jit, static_argnames=("backend", "reverse", "scan"))
+def forward_and_vjp(problem: Problem, *, backend, reverse: bool, scan=linear_scan):
+    def run(a, x, h0):
+        return scan(a, x, h0=h0, reset=problem.reset, reverse=reverse, backend=backend)
+
+    (h, h_last), vjp = jax.vjp(run, problem.a, problem.x, problem.h0)
+    return (h, h_last), vjp((problem.dh, problem.dh_last))
+
+
+def check_against_oracle(problem: Problem, backend, reverse: bool, scan=linear_scan):
+    """`scan`'s values and gradients on `problem` against the float64 oracle's."""
+    skip_if_refused(backend, problem.a, problem.x)
+    (h, h_last), (da, dx, dh0) = forward_and_vjp(
+        problem, backend=backend, reverse=reverse, scan=scan
+    )
+    acc = jnp.promote_types(problem.x.dtype, jnp.float32)
+    assert h.dtype == problem.x.dtype and h_last.dtype == acc
+    assert da.dtype == problem.a.dtype and dx.dtype == problem.x.dtype
+    assert dh0 is None if problem.h0 is None else dh0.dtype == acc
+
+    a, x, dh, dh_last = map(oracle.wide, (problem.a, problem.x, problem.dh, problem.dh_last))
+    h0 = None if problem.h0 is None else oracle.wide(problem.h0)
+    abs_a, abs_x, abs_dh, abs_dh_last = map(np.abs, (a, x, dh, dh_last))
+    abs_h0 = None if h0 is None else np.abs(h0)
+    tol = tolerance(problem.x.dtype, len(a))
+
+    expected = oracle.scan(a, x, h0, problem.reset, reverse)
+    scale = oracle.scan(abs_a, abs_x, abs_h0, problem.reset, reverse)
+    assert_scaled_close(h, expected[0], scale[0], tol, "h")
+    assert_scaled_close(h_last, expected[1], scale[1], tol, "h_last")
+
+    grads = oracle.scan_vjp(a, x, h0, dh, dh_last, problem.reset, reverse)
+    scales = oracle.scan_vjp(abs_a, abs_x, abs_h0, abs_dh, abs_dh_last, problem.reset, reverse)
+    for name, got, want, size in zip(
+        ("da", "dx", "dh0"), (da, dx, dh0), grads, scales, strict=True
+    ):
+        if name != "dh0" or problem.h0 is not None:
+            assert_scaled_close(got, want, size, 2 * tol, name)

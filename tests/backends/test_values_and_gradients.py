@@ -1,26 +1,12 @@
 """Every registered backend against the float64 oracle: values, gradients and dtypes."""
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from hawkzoo import linear_scan
-
-from .. import oracle
 from ..pairwise import all_pairs
-from .problems import (
-    A_REGIMES,
-    Problem,
-    assert_scaled_close,
-    problems,
-    runnable_backends,
-    skip_if_refused,
-    tolerance,
-)
+from .problems import A_REGIMES, check_against_oracle, problems, runnable_backends
 
 CASES = all_pairs(
     steps=[1, 2, 7, 64, 65, 257],
@@ -37,43 +23,6 @@ def _case_id(case):
     flags = [k for k in ("with_h0", "with_reset", "reverse") if case[k]]
     channels = "x".join(map(str, case["channels"])) or "scalar"
     return "-".join([f"T{case['steps']}", channels, case["dtype"], case["regime"], *flags])
-
-
-@partial(jax.jit, static_argnames=("backend", "reverse"))
-def forward_and_vjp(problem: Problem, *, backend, reverse: bool):
-    def scan(a, x, h0):
-        return linear_scan(a, x, h0=h0, reset=problem.reset, reverse=reverse, backend=backend)
-
-    (h, h_last), vjp = jax.vjp(scan, problem.a, problem.x, problem.h0)
-    return (h, h_last), vjp((problem.dh, problem.dh_last))
-
-
-def check_against_oracle(problem: Problem, backend, reverse: bool):
-    skip_if_refused(backend, problem.a, problem.x)
-    (h, h_last), (da, dx, dh0) = forward_and_vjp(problem, backend=backend, reverse=reverse)
-    acc = jnp.promote_types(problem.x.dtype, jnp.float32)
-    assert h.dtype == problem.x.dtype and h_last.dtype == acc
-    assert da.dtype == problem.a.dtype and dx.dtype == problem.x.dtype
-    assert dh0 is None if problem.h0 is None else dh0.dtype == acc
-
-    a, x, dh, dh_last = map(oracle.wide, (problem.a, problem.x, problem.dh, problem.dh_last))
-    h0 = None if problem.h0 is None else oracle.wide(problem.h0)
-    abs_a, abs_x, abs_dh, abs_dh_last = map(np.abs, (a, x, dh, dh_last))
-    abs_h0 = None if h0 is None else np.abs(h0)
-    tol = tolerance(problem.x.dtype, len(a))
-
-    expected = oracle.scan(a, x, h0, problem.reset, reverse)
-    scale = oracle.scan(abs_a, abs_x, abs_h0, problem.reset, reverse)
-    assert_scaled_close(h, expected[0], scale[0], tol, "h")
-    assert_scaled_close(h_last, expected[1], scale[1], tol, "h_last")
-
-    grads = oracle.scan_vjp(a, x, h0, dh, dh_last, problem.reset, reverse)
-    scales = oracle.scan_vjp(abs_a, abs_x, abs_h0, abs_dh, abs_dh_last, problem.reset, reverse)
-    for name, got, want, size in zip(
-        ("da", "dx", "dh0"), (da, dx, dh0), grads, scales, strict=True
-    ):
-        if name != "dh0" or problem.h0 is not None:
-            assert_scaled_close(got, want, size, 2 * tol, name)
 
 
 @pytest.mark.parametrize("backend", runnable_backends())

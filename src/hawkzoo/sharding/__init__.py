@@ -1,0 +1,3 @@
+"""Scaling out on JAX meshes."""
+
+from ._sequence_scan import sequence_parallel_scan as sequence_parallel_scan
