@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from hawkzoo import linear_scan
+from hawkzoo.backends import PallasGPU
 from hawkzoo.sharding import sequence_parallel_scan
 
 from ..backends.problems import check_against_oracle, problems, runnable_backends
@@ -61,6 +62,8 @@ def test_matches_oracle(case, data):
 @pytest.mark.parametrize("reverse", [False, True])
 @given(data=st.data())
 def test_every_backend_scans_the_slices(backend, reverse, data):
+    if isinstance(backend, PallasGPU) and backend.interpret:
+        pytest.skip("Pallas's GPU interpreter fails on several simulated devices at once")
     problem = data.draw(problems(48, (3,), "float32"))
     check_against_oracle(problem, backend, reverse, scan=SCANS["seq8"])
 
