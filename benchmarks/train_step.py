@@ -88,7 +88,6 @@ def official(model: LanguageModel, batch: Batch, remat: bool) -> Callable[[], fl
     @functools.partial(jax.jit, donate_argnums=(0, 1))
     def train(params, opt_state, batch: Batch):
         value, grads = jax.value_and_grad(loss)(params, batch)
-        grads = jax.tree.map(jnp.asarray, grads)
         updates, opt_state = OPTIMIZER.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
