@@ -7,6 +7,7 @@ from . import (
     model as model,
     nn as nn,
     sampling as sampling,
+    sharding as sharding,
     tokenizers as tokenizers,
     training as training,
 )

@@ -1,6 +1,7 @@
 """`hawkzoo sample`: continue prompts with a preset or a checkpoint."""
 
 import argparse
+import contextlib
 import pathlib
 import sys
 
@@ -10,7 +11,12 @@ import numpy as np
 from ..checkpoints import load
 from ..model import LanguageModel, build, presets
 from ..sampling import generate
+from ..sharding import DATA, MODEL, shard_model
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
+from ._mesh import add_flags as add_mesh_flags, mesh_from
+
+SAMPLING_AXES = (DATA, MODEL)
+"""Sampling splits rows and channels; prompts of any length are not split in time."""
 
 
 def add_to(commands) -> None:
@@ -36,6 +42,7 @@ def add_to(commands) -> None:
     parser.add_argument("--seed", type=int, default=0, help="weights of a preset, and sampling")
     parser.add_argument("--stop", type=int, action="append", help="a stop token id (repeatable)")
     parser.add_argument("--stream", action="store_true", help="print tokens as they come")
+    add_mesh_flags(parser, SAMPLING_AXES)
     parser.set_defaults(run=run)
 
 
@@ -46,25 +53,27 @@ def run(args: argparse.Namespace) -> int:
         texts += [line for line in lines if line.strip()]
     if not texts:
         raise ValueError("give a prompt with --prompt or --prompts-file")
+    mesh = mesh_from(args, SAMPLING_AXES)
     model = _model(args)
     tokenizer = _tokenizer(args.tokenizer, model)
     if args.instruction:
         texts = [instruction_prompt(text) for text in texts]
     prompts = [tokenizer.encode(text) for text in texts]
     printer = _StreamPrinter(tokenizer, texts) if args.stream else None
-    generation = generate(
-        model,
-        prompts,
-        max_new_tokens=args.max_new_tokens,
-        max_length=args.max_length,
-        key=jax.random.key(args.seed),
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        stop_tokens=args.stop if args.stop is not None else tokenizer.stop_ids,
-        pad_id=tokenizer.pad_id,
-        on_token=printer,
-    )
+    with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
+        generation = generate(
+            model if mesh is None else shard_model(model, mesh),
+            prompts,
+            max_new_tokens=args.max_new_tokens,
+            max_length=args.max_length,
+            key=jax.random.key(args.seed),
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            stop_tokens=args.stop if args.stop is not None else tokenizer.stop_ids,
+            pad_id=tokenizer.pad_id,
+            on_token=printer,
+        )
     if printer is None:
         for text, row in zip(texts, generation.rows(), strict=True):
             print(text + tokenizer.decode(row))

@@ -8,6 +8,7 @@ from ..training import TrainConfig, train
 from ..training._checkpoint import read_record
 from ..training._config import apply_overrides, load_config, make_config
 from ..training._run import CHECKPOINT
+from ._mesh import add_flags as add_mesh_flags, mesh_from
 
 FLAGS = {  # flag: (config field, type, help)
     "preset": (str, "a model preset (default tiny-griffin)"),
@@ -46,6 +47,12 @@ def add_to(commands) -> None:
         "--stop-after", type=int, metavar="STEP", help="stop after this step, saved"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_mesh_flags(parser)
+    parser.add_argument(
+        "--optimizer-over-data",
+        action="store_true",
+        help="split the optimiser state over the mesh's data axis too (ZeRO-style)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -56,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         resume=args.resume,
         stop_after=args.stop_after,
+        mesh=mesh_from(args),
+        optimizer_over_data=args.optimizer_over_data,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
     print(f"saved {result.folder / CHECKPOINT} at step {result.step}")

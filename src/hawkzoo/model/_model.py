@@ -68,9 +68,9 @@ class LanguageModel(eqx.Module):
             )
         if state is not None and len(state) != len(self.blocks):
             raise ValueError(f"state has {len(state)} entries, the model {len(self.blocks)} blocks")
-        tokens = eqx.error_if(
-            tokens,
-            (tokens < 0) | (tokens >= config.vocab_size),
+        tokens = tokens + eqx.error_if(  # on a scalar: a sharded `tokens` stays where it is
+            jnp.zeros((), tokens.dtype),
+            jnp.any((tokens < 0) | (tokens >= config.vocab_size)),
             f"token ids must lie in [0, vocab_size={config.vocab_size})",
         )
         model = self if config.compute_dtype is None else cast(self, config.dtype("compute"))

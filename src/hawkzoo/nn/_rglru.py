@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ..backends import AbstractScanBackend, linear_scan
+from ..backends import AbstractScanBackend
+from ..backends._sequence_parallel import mesh_linear_scan
 from ._linear import BlockDiagonalLinear
 
 DECAY_EXPONENT = 8.0
@@ -74,6 +75,8 @@ class RGLRU(eqx.Module):
     (the code's init; the paper says $a^c$, which the code does not do); θ ~ U[0, 0.1π).
 
     `backend` (None: the current default) is the scan backend this layer always uses.
+    Under `jax.set_mesh` with a `seq` axis the scan splits time over it
+    ([`sequence_parallel_scan`][hawkzoo.sharding.sequence_parallel_scan]).
     """
 
     input_gate: BlockDiagonalLinear
@@ -140,7 +143,7 @@ class RGLRU(eqx.Module):
             reset[:, None], 1, sqrt_bounded_gradient(1 - a_squared, MAX_SQRT_GRADIENT)
         )
         normalized_x = x * gate_x * multiplier.astype(x.dtype)
-        h, h_last = linear_scan(a, normalized_x, h0=state, reset=reset, backend=self.backend)
+        h, h_last = mesh_linear_scan(a, normalized_x, h0=state, reset=reset, backend=self.backend)
         if self.phase_param is not None:
             return _to_merged(h).astype(dtype), _to_merged(h_last)
         return h, h_last

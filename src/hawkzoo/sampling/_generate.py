@@ -10,6 +10,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray
 
 from ..model import LanguageModel, State
+from ..sharding import batch_axis, split_rows
 from ._choice import TokenChoice
 
 TokenCallback = Callable[[int, np.ndarray, np.ndarray], None]
@@ -200,7 +201,9 @@ def _prefill(
     positions: Int[Array, "batch prompt"],
     state: State,
 ) -> tuple[Float[Array, "batch vocab"], State]:
-    logits, state = jax.vmap(lambda t, p, s: model(t, p, s))(tokens, positions, state)
+    tokens, positions, state = split_rows((tokens, positions, state))
+    batched_model = jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
+    logits, state = batched_model(tokens, positions, state)
     return logits[:, -1], state
 
 
@@ -218,7 +221,7 @@ def _decode(
     on_token: TokenCallback | None,
 ) -> tuple[Int[Array, "batch new"], Int[Array, " batch"], Bool[Array, " batch"]]:
     batch = logits.shape[0]
-    batched_model = jax.vmap(lambda t, p, s: model(t, p, s))
+    batched_model = jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
 
     def not_done(carry) -> Array:
         step, *_, active = carry
@@ -240,7 +243,7 @@ def _decode(
     out = jnp.full((batch, max_new_tokens), pad_id, jnp.int32)
     lengths = jnp.zeros(batch, jnp.int32)
     active = jnp.ones(batch, bool)
-    carry = (jnp.int32(0), logits, positions, state, out, lengths, active)
+    carry = (jnp.int32(0), *split_rows((logits, positions, state, out, lengths, active)))
     *_, out, lengths, still_active = jax.lax.while_loop(not_done, next_token, carry)
     return out, lengths, ~still_active
 

@@ -5,6 +5,7 @@ import math
 import jax
 import numpy as np
 
+from .._axes import DATA
 from ..data import AbstractTask, Batch, Document, pack
 from ..model import LanguageModel
 from ..tokenizers._bytes import SPECIAL_IDS
@@ -55,8 +56,10 @@ def accuracy(
 
 
 def _chunks(rows: Batch):
-    """`rows` in chunks of about `TOKENS_PER_CALL` tokens, the last padded (not counted)."""
-    size = max(1, TOKENS_PER_CALL // rows.tokens.shape[1])
+    """`rows` in chunks of about `TOKENS_PER_CALL` tokens, the last padded (not counted);
+    under `jax.set_mesh`, a multiple of its `data` axis."""
+    split = jax.sharding.get_abstract_mesh().shape.get(DATA, 1)
+    size = math.ceil(max(1, TOKENS_PER_CALL // rows.tokens.shape[1]) / split) * split
     for start in range(0, len(rows.tokens), size):
         chunk = [np.asarray(array[start : start + size]) for array in rows]
         missing = size - len(chunk[0])

@@ -14,11 +14,13 @@ import equinox as eqx
 import jax
 import numpy as np
 import tqdm
+from jax.sharding import Mesh
 
 from .. import backends
 from ..data import AbstractTask, Batch, Corpus, PackedText, load_corpus
 from ..model import LanguageModel
 from ..sampling import generate
+from ..sharding import batch_sharding, model_shardings, optimizer_shardings
 from ..tokenizers import ByteTokenizer
 from ._checkpoint import RunState, load_run, read_record, save_run
 from ._config import TrainConfig
@@ -48,6 +50,8 @@ def train(
     *,
     resume: bool = False,
     stop_after: int | None = None,
+    mesh: Mesh | None = None,
+    optimizer_over_data: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> RunResult:
@@ -56,7 +60,12 @@ def train(
     `out` gets `checkpoint/` (a hawkzoo checkpoint with the optimiser state, step, key,
     config and corpus hash), `metrics.jsonl`, `loss.png` and, for text, `sample.txt`.
     `resume=True` continues the run saved in `out`, bitwise as if it had not stopped
-    (same machine, JAX version and flags); `stop_after` stops after that step, saved.
+    (same machine, JAX version, flags and mesh); `stop_after` stops after that step, saved.
+
+    `mesh` (see [`make_mesh`][hawkzoo.sharding.make_mesh]) trains on its devices: the
+    model and optimiser state split by [`hawkzoo.sharding`](../api/sharding.md)'s rules
+    (`optimizer_over_data=True`: the optimiser state over the `data` axis too), batches
+    over `data` and `seq`. A run saved on one mesh resumes on another, or on one device.
     """
     out = pathlib.Path(out)
     checkpoint = out / CHECKPOINT
@@ -81,6 +90,22 @@ def train(
         _check_corpus(saved, data.corpus)
         _truncate_metrics(out / METRICS, state.step)
         log(f"resumed from step {state.step}")
+    placement = None
+    if mesh is not None:
+        batch_placement = batch_sharding(mesh, data.batch_shape)
+        model_placement = model_shardings(state.model, mesh)
+        placement = (
+            model_placement,
+            optimizer_shardings(
+                tx, state.opt_state, model_placement, over_data=optimizer_over_data
+            ),
+        )
+        state = state._replace(
+            model=jax.device_put(state.model, placement[0]),
+            opt_state=jax.device_put(state.opt_state, placement[1]),
+        )
+        devices = mesh.devices.flat
+        log(f"mesh: {dict(mesh.shape)}, {len(devices)} {devices[0].platform} devices")
     out.mkdir(parents=True, exist_ok=True)
     record = {"config": config.to_dict(), "corpus": data.corpus_record(), "versions": _versions()}
 
@@ -102,6 +127,7 @@ def train(
     loss = math.nan
     with (
         backends.use(config.backend) if config.backend else contextlib.nullcontext(),
+        jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext(),
         (out / METRICS).open("a") as metrics,
     ):
         progress_bar = tqdm.tqdm(total=config.steps, initial=state.step, disable=not progress)
@@ -109,7 +135,11 @@ def train(
             logged = (state.step, time.perf_counter())
             while state.step < last:
                 batch = data.train_batch(state.key, state.step)
-                model, opt_state, step_metrics = train_step(tx, state.model, state.opt_state, batch)
+                if mesh is not None:
+                    batch = jax.device_put(batch, batch_placement)
+                model, opt_state, step_metrics = train_step(
+                    tx, state.model, state.opt_state, batch, placement=placement
+                )
                 loss = step_metrics["loss"].item()
                 _stop_if_diverged(loss, state.step + 1, checkpoint)
                 state = RunState(model, opt_state, state.step + 1, state.key)
@@ -136,10 +166,10 @@ def train(
         evaluation = data.evaluate(state.model, quick=False)
         _write(metrics, {"step": state.step, "final": True} | evaluation)
         log(f"step {state.step}: {_describe(evaluation)}")
-        sample = None
-        if data.task is None and state.step == config.steps and config.sample_tokens:
-            sample = _sample(state.model, config, sample_key)
-            (out / "sample.txt").write_text(sample)
+    sample = None  # outside the mesh: a prompt need not split over its sequence axis
+    if data.task is None and state.step == config.steps and config.sample_tokens:
+        sample = _sample(state.model, config, sample_key)
+        (out / "sample.txt").write_text(sample)
     _plot(out)
     return RunResult(state.step, loss, evaluation, sample, out)
 
@@ -173,8 +203,12 @@ class _Data:
             batch = self.task.batch(
                 jax.random.fold_in(key, step), config.batch_size, config.row_length
             )
-        shape = (config.accumulate, config.batch_size // config.accumulate, config.row_length)
-        return Batch(*(np.asarray(array).reshape(shape) for array in batch))
+        return Batch(*(np.asarray(array).reshape(self.batch_shape) for array in batch))
+
+    @property
+    def batch_shape(self) -> tuple[int, int, int]:
+        config = self.config
+        return (config.accumulate, config.batch_size // config.accumulate, config.row_length)
 
     def evaluate(self, model: LanguageModel, *, quick: bool) -> dict[str, float]:
         rows = self.config.eval_rows

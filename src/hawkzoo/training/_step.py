@@ -1,6 +1,6 @@
 """The loss, one optimiser step (with gradient accumulation), and evaluation."""
 
-from typing import cast
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -10,13 +10,16 @@ from jaxtyping import Array, Float, Int
 
 from ..data import Batch
 from ..model import LanguageModel
+from ..sharding import batch_axis
 
 
 def token_losses(
     model: LanguageModel, batch: Batch
 ) -> tuple[Float[Array, "batch seq"], Int[Array, "batch seq"]]:
-    """Each position's negative log-likelihood of its target, in nats, and the prediction."""
-    logits, _ = jax.vmap(model)(batch.tokens, batch.segment_pos)
+    """Each position's negative log-likelihood of its target, in nats, and the prediction.
+
+    Under `jax.set_mesh` with a `data` axis, rows are split over it."""
+    logits, _ = jax.vmap(model, spmd_axis_name=batch_axis())(batch.tokens, batch.segment_pos)
     log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
     nll = -jnp.take_along_axis(log_probs, batch.targets[..., None], axis=-1)[..., 0]
     return nll, jnp.argmax(logits, axis=-1)
@@ -29,11 +32,22 @@ def _summed_loss(params, static, batch: Batch):
 
 @eqx.filter_jit(donate="all-except-first")
 def train_step(
-    optimizer: optax.GradientTransformation, model: LanguageModel, opt_state, batches: Batch
+    optimizer: optax.GradientTransformation,
+    model: LanguageModel,
+    opt_state,
+    batches: Batch,
+    *,
+    placement: tuple[Any, Any] | None = None,
 ):
     """One step on `batches` of shape `(accumulate, rows, seq)`: gradients of the mean loss
-    over every counted target, summed micro-batch by micro-batch. `model` and `opt_state`
-    are donated: their buffers hold the result, so use only the returned ones."""
+    over every counted target, summed micro-batch by micro-batch. `model`, `opt_state`
+    and `batches` are donated: their buffers hold the result, so use only the returned
+    ones.
+
+    `placement`: the shardings of the updated model and optimiser state (trees as
+    [`model_shardings`][hawkzoo.sharding.model_shardings] and
+    [`optimizer_shardings`][hawkzoo.sharding.optimizer_shardings] give them), so that
+    every step's outputs are placed as its inputs were; None leaves them to XLA."""
     params, static = eqx.partition(model, eqx.is_inexact_array)
     gradient = jax.value_and_grad(_summed_loss, has_aux=True)
 
@@ -54,6 +68,8 @@ def train_step(
     grads = jax.tree.map(lambda g: g / count, grads)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     updated = cast(LanguageModel, eqx.combine(optax.apply_updates(params, updates), static))
+    if placement is not None:
+        updated, opt_state = eqx.filter_shard((updated, opt_state), placement)
     return updated, opt_state, {"loss": loss / count, "grad_norm": optax.tree.norm(grads)}
 
 

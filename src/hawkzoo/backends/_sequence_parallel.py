@@ -5,8 +5,10 @@ import jax.numpy as jnp
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, ArrayLike
 
+from .._axes import MODEL, SEQ
 from .._typing import Sequence, State
-from ..backends import AbstractScanBackend, accumulation_dtype, linear_scan
+from ._api import linear_scan
+from ._base import AbstractScanBackend, accumulation_dtype
 
 
 def sequence_parallel_scan(
@@ -14,7 +16,8 @@ def sequence_parallel_scan(
     x: ArrayLike,
     *,
     mesh: Mesh,
-    axis: str = "seq",
+    axis: str = SEQ,
+    channel_axis: str | None = None,
     h0: ArrayLike | None = None,
     reset: ArrayLike | None = None,
     reverse: bool = False,
@@ -32,9 +35,14 @@ def sequence_parallel_scan(
 
     **Arguments:** as for `linear_scan`, plus
 
-    - `mesh`: the device mesh; `a`, `x` and `reset` are split along time over `axis`
-      and replicated over its other axes, `h0` and the final state are replicated.
+    - `mesh`: the device mesh (or the abstract mesh of `jax.set_mesh`); `a`, `x` and
+      `reset` are split along time over `axis`, `h0` and the final state are not.
     - `axis`: the mesh axis that splits time. Its size must divide `T`.
+    - `channel_axis`: a mesh axis that splits the first channel axis too (the model
+      axis: channels never mix), or None to keep channels whole on every device.
+
+    Arrays are replicated over the mesh's other axes; under `jax.vmap(...,
+    spmd_axis_name=...)` the batch is split over that axis.
 
     **Returns:** `(h, h_last)` as `linear_scan` returns them, `h` split over `axis`.
     """
@@ -48,6 +56,17 @@ def sequence_parallel_scan(
             f"the sequence length {x.shape[:1]} must divide evenly over mesh axis {axis!r} "
             f"of size {devices}"
         )
+    if channel_axis is not None:
+        if channel_axis not in mesh.shape or channel_axis == axis:
+            raise ValueError(
+                f"channel_axis {channel_axis!r} must be another axis of the mesh; its axes "
+                f"are {tuple(mesh.shape)}"
+            )
+        if x.ndim < 2 or x.shape[1] % mesh.shape[channel_axis]:
+            raise ValueError(
+                f"the channels {x.shape[1:2]} must divide evenly over mesh axis "
+                f"{channel_axis!r} of size {mesh.shape[channel_axis]}"
+            )
     acc = accumulation_dtype(x.dtype)
     h0 = jnp.zeros(x.shape[1:], acc) if h0 is None else jnp.asarray(h0, acc)
     reset = jnp.zeros(x.shape[:1], bool) if reset is None else jnp.asarray(reset)
@@ -70,7 +89,8 @@ def sequence_parallel_scan(
         h_last = jax.lax.psum(jnp.where(order == devices - 1, end, jnp.zeros_like(end)), axis)
         return h.astype(x.dtype), h_last
 
-    specs = (P(axis), P(axis), P(), P(axis))
+    time, channels = P(axis, channel_axis), P(channel_axis)
+    specs = (time, time, channels, P(axis))
     inputs = (a, x, h0, reset)
     if AxisType.Explicit in mesh.axis_types:  # shard_map takes inputs as they are split
         inputs = tuple(
@@ -81,7 +101,7 @@ def sequence_parallel_scan(
     # call the same on every device and refuse to mix with each device's slice. What
     # out_specs call replicated is: the final state is summed over the axis.
     return jax.shard_map(
-        local, mesh=mesh, in_specs=specs, out_specs=(P(axis), P()), check_vma=False
+        local, mesh=mesh, in_specs=specs, out_specs=(time, channels), check_vma=False
     )(*inputs)
 
 
@@ -116,3 +136,23 @@ def _state_before(
     A, b = _from_earlier((A, b), 1, axis, devices, reverse)  # exclusive: the slices before
     first = order == 0
     return jnp.where(first, h0, A * h0 + b)
+
+
+def mesh_linear_scan(
+    a: Array,
+    x: Array,
+    *,
+    h0: Array | None = None,
+    reset: Array | None = None,
+    backend: str | AbstractScanBackend | None = None,
+) -> tuple[Sequence, State]:
+    """`linear_scan`, or under `jax.set_mesh` with a `seq` axis the sequence-parallel
+    scan over it (channels split over the `model` axis where they divide)."""
+    mesh = jax.sharding.get_abstract_mesh()
+    types = dict(zip(mesh.axis_names, mesh.axis_types, strict=True))
+    if types.get(SEQ, AxisType.Manual) == AxisType.Manual or mesh.shape[SEQ] == 1 or len(x) == 1:
+        return linear_scan(a, x, h0=h0, reset=reset, backend=backend)
+    channel_axis = MODEL if MODEL in types and x.shape[1] % mesh.shape[MODEL] == 0 else None
+    return sequence_parallel_scan(
+        a, x, mesh=mesh, channel_axis=channel_axis, h0=h0, reset=reset, backend=backend
+    )
