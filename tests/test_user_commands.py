@@ -32,6 +32,16 @@ def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
     assert capsys.readouterr().out.split() == ["True", "True", "8579977216"]
 
 
+def test_the_scaling_out_guide_runs(capsys):
+    page = ROOT / "docs" / "usage" / "scaling-out.md"
+    namespace = {}
+    for block in _python_blocks(page):
+        exec(compile(block, str(page), "exec"), namespace)
+    mesh, spec = capsys.readouterr().out.splitlines()
+    assert mesh == "{'data': 2, 'model': 2, 'seq': 2}"
+    assert re.fullmatch(r"(P|PartitionSpec)\(None, 'model'\)", spec), spec  # JAX 0.12, 0.11
+
+
 @pytest.mark.slow
 def test_the_decoding_guide_runs(capsys):
     page = ROOT / "docs" / "usage" / "decoding.md"

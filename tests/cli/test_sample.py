@@ -60,6 +60,7 @@ def test_streaming_prints_the_same_text_as_it_comes(capsys):
             ["tiny-hawk", "--prompt", "a long prompt", "--max-length", "8"],
             "exceed max_length=8",
         ),
+        (["tiny-hawk", "--prompt", "x", "--mesh", "seq=8"], "splits over data, model, not seq"),
     ],
 )
 def test_bad_input_exits_with_the_reason(flags, message, capsys):

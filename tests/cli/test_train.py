@@ -57,6 +57,28 @@ def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(tmp_path):
+    mesh, other = tmp_path / "mesh", tmp_path / "other"
+    _run(*SMALL, "--out", tmp_path / "one")
+    _run(*SMALL, "--out", mesh, "--cpu-devices", "8", "--mesh", "data=2,model=2,seq=2")
+    _run(*SMALL, "--out", other, "--stop-after", "3", "--cpu-devices", "4", "--mesh", "data=4")
+    _run("--resume", "--out", other, "--cpu-devices", "8", "--mesh", "seq=4,model=2")
+
+    def losses(run):
+        return [
+            json.loads(line)["loss"] for line in (run / "metrics.jsonl").open() if "loss" in line
+        ]
+
+    expected = losses(tmp_path / "one")
+    np.testing.assert_allclose(losses(mesh), expected, rtol=1e-4)
+    np.testing.assert_allclose(losses(other), expected, rtol=1e-4)
+    for got, want in zip(
+        _arrays(mesh / "checkpoint"), _arrays(tmp_path / "one/checkpoint"), strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tmp_path, capsys):
     text = tmp_path / "text"
     text.mkdir()
@@ -120,6 +142,16 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
         (["--resume", "--steps", "3"], "--resume takes the run's settings from its checkpoint"),
         (["--resume"], "no training checkpoint at"),
         (["--stop-after", "0"], "stop_after must be a step, 1 or more; got 0"),
+        (["--mesh", "data=3"], "the mesh data=3 has 3 devices, but there are 8 cpu devices"),
+        (
+            ["--mesh", "model=8"],
+            "num_heads of size 2 does not divide over mesh axis 'model' of size 8",
+        ),
+        (
+            ["--seq-len", "30", "--mesh", "seq=8"],
+            "sequence length of size 30 does not divide over mesh axis 'seq' of size 8",
+        ),
+        (["--mesh", "data=8", "--cpu-devices", "4"], "JAX has started with 8 CPU devices already"),
     ],
 )
 def test_bad_input_is_one_line_naming_it(flags, message, tmp_path, capsys):

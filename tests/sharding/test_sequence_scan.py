@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
+from jax.sharding import PartitionSpec as P
 
 from hawkzoo import linear_scan
 from hawkzoo.backends import PallasGPU
@@ -103,3 +104,18 @@ def test_bad_input_is_named(kwargs, message):
             jnp.ones((steps, 2)), jnp.ones((steps, 2)), mesh=MESHES["seq8"](), **kwargs
         )
     assert message in str(error.value)
+
+
+def test_channels_split_over_a_second_axis():
+    mesh = jax.make_mesh((4, 2), ("seq", "model"), (AUTO, AUTO))
+    a = jax.random.uniform(jax.random.key(0), (32, 6))
+    x = jax.random.normal(jax.random.key(1), (32, 6))
+    scan = partial(sequence_parallel_scan, mesh=mesh, channel_axis="model")
+    h, h_last = jax.jit(scan)(a, x, h0=jnp.ones(6))
+    expected, expected_last = linear_scan(a, x, h0=jnp.ones(6))
+    np.testing.assert_allclose(h, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h_last, expected_last, rtol=1e-5, atol=1e-6)
+    assert h.sharding.spec == P("seq", "model") and h_last.sharding.spec == P("model")
+    with pytest.raises(ValueError, match=r"channels \(5,\) must divide evenly over mesh axis "
+                       "'model' of size 2"):  # fmt: skip
+        scan(jnp.ones((32, 5)), jnp.ones((32, 5)))

@@ -2,7 +2,7 @@
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AbstractMesh, AxisType, Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, ArrayLike
 
 from .._axes import MODEL, SEQ
@@ -15,7 +15,7 @@ def sequence_parallel_scan(
     a: ArrayLike,
     x: ArrayLike,
     *,
-    mesh: Mesh,
+    mesh: Mesh | AbstractMesh,
     axis: str = SEQ,
     channel_axis: str | None = None,
     h0: ArrayLike | None = None,
@@ -89,7 +89,9 @@ def sequence_parallel_scan(
         h_last = jax.lax.psum(jnp.where(order == devices - 1, end, jnp.zeros_like(end)), axis)
         return h.astype(x.dtype), h_last
 
-    time, channels = P(axis, channel_axis), P(channel_axis)
+    time, channels = (
+        (P(axis), P()) if channel_axis is None else (P(axis, channel_axis), P(channel_axis))
+    )
     specs = (time, time, channels, P(axis))
     inputs = (a, x, h0, reset)
     if AxisType.Explicit in mesh.axis_types:  # shard_map takes inputs as they are split
