@@ -108,8 +108,8 @@ class Setup:
         return float(metrics["loss"])
 
 
-def measure(size: Size) -> list[dict]:
-    setups = [Setup(size, axes, over_data) for axes, over_data in MESHES]
+def measure(size: Size, meshes=MESHES) -> list[dict]:
+    setups = [Setup(size, axes, over_data) for axes, over_data in meshes]
     rows = [{"mesh": s.name, "memory_bytes": s.memory(), "first_loss": s.step()} for s in setups]
     times: list[list[float]] = [[] for _ in setups]
     for _ in range(size.repetitions):

@@ -158,6 +158,24 @@ def test_the_train_step_benchmark_times_both_models_on_the_same_work(tmp_path):
     json.dumps(comparison + lengths)
 
 
+@pytest.mark.slow  # four programs to compile
+def test_the_sharding_benchmark_reads_memory_per_device_on_each_mesh(tmp_path):
+    bench = _benchmark("sharding_memory")
+    config = bench.BASE.replace(
+        width=32, mlp_width=48, lru_width=32, num_heads=2, num_gate_blocks=2, num_layers=3
+    )
+    size = bench.Size(config, rows=4, length=16, repetitions=1)
+    rows = bench.measure(size, meshes=[(None, False), ("data=2,model=2,seq=2", True)])
+    one, mesh = (row["memory_bytes"] for row in rows)
+    assert mesh["arguments"] < one["arguments"] and mesh["total"] < one["total"]
+    assert abs(rows[0]["first_loss"] - rows[1]["first_loss"]) < 1e-5
+    table = bench.markdown(bench.environment(), size, 1000, rows)
+    assert "| data=2,model=2,seq=2, optimiser over data |" in table and "| 1.00 |" in table
+    bench.plot(rows, tmp_path / "memory.png")
+    assert (tmp_path / "memory.png").stat().st_size > 0
+    json.dumps(rows)
+
+
 def test_model_flops_count_each_attended_key_once_per_query():
     bench = _benchmark("train_step")
     hawk, mqa = bench.FAMILIES["hawk"], bench.FAMILIES["mqa"]
