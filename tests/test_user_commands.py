@@ -92,6 +92,7 @@ def test_the_benchmark_measures_every_method_and_reports_the_targets(benchmark, 
     json.dumps(results)
 
 
+@pytest.mark.slow  # both samplers compiled, the official one slowly
 def test_the_decode_benchmark_times_both_samplers_and_compares_their_tokens(tmp_path):
     decode = _benchmark("decode")
     size = decode.Size(positions=(20,), batches=(2,), steps=3, repetitions=1)

@@ -22,7 +22,10 @@ def parse_axes(text: str) -> dict[str, int]:
     return sizes
 
 
-def make_mesh(axes: str | Mapping[str, int], devices: Sequence[jax.Device] | None = None) -> Mesh:
+def make_mesh(
+    axes: str | Mapping[str, int],
+    devices: Sequence[jax.Device] | None = None,  # pyright: ignore[reportInvalidTypeForm]
+) -> Mesh:
     """A mesh over `devices` (default: all of them) with named axes, e.g.
     `make_mesh("data=2,model=2,seq=2")`.
 

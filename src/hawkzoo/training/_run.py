@@ -90,7 +90,7 @@ def train(
         _check_corpus(saved, data.corpus)
         _truncate_metrics(out / METRICS, state.step)
         log(f"resumed from step {state.step}")
-    placement = None
+    placement = batch_placement = None
     if mesh is not None:
         batch_placement = batch_sharding(mesh, data.batch_shape)
         model_placement = model_shardings(state.model, mesh)
@@ -135,7 +135,7 @@ def train(
             logged = (state.step, time.perf_counter())
             while state.step < last:
                 batch = data.train_batch(state.key, state.step)
-                if mesh is not None:
+                if batch_placement is not None:
                     batch = jax.device_put(batch, batch_placement)
                 model, opt_state, step_metrics = train_step(
                     tx, state.model, state.opt_state, batch, placement=placement
