@@ -1,5 +1,5 @@
-"""What the benchmarks share: the small config they compare at, the official model on a
-hawkzoo config, and the versions and machine reported beside every figure."""
+"""What the benchmarks share: the small config they compare at, and the versions and
+machine reported beside every figure."""
 
 import os
 import platform
@@ -7,8 +7,6 @@ import platform
 import jax
 import jaxlib
 import numpy as np
-from recurrentgemma import common as official_common
-from recurrentgemma.jax import griffin as official_griffin_module
 
 from hawkzoo.model import ModelConfig
 
@@ -30,31 +28,6 @@ FAMILIES = {
     "griffin": BASE,
     "mqa": BASE.replace(block_pattern=("attention",), attention_window=None),
 }
-
-
-def official_griffin(
-    config: ModelConfig, window: int, remat: bool = True
-) -> official_griffin_module.Griffin:
-    """The official Flax model of `config`, its attention window `window` (global attention
-    has none there), every block rematerialised when `remat` (its default)."""
-    block_types = {
-        "recurrent": official_common.TemporalBlockType.RECURRENT,
-        "attention": official_common.TemporalBlockType.ATTENTION,
-    }
-    return official_griffin_module.Griffin(
-        official_common.GriffinConfig(
-            vocab_size=config.vocab_size,
-            width=config.width,
-            mlp_expanded_width=config.mlp_width,
-            num_heads=config.num_heads,
-            lru_width=config.lru_width,
-            block_types=tuple(block_types[block] for block in config.block_types),
-            embeddings_scale_by_sqrt_dim=config.embedding_scale,
-            attention_window_size=window,
-            logits_soft_cap=config.logits_soft_cap or 0.0,
-        ),
-        gradient_checkpointing=remat,
-    )
 
 
 def environment() -> dict:

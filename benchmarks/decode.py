@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from recurrentgemma.jax import sampler as official_sampler
 
-from _common import BASE, FAMILIES, environment, official_griffin, spread
+from _common import BASE, FAMILIES, environment, spread
 from hawkzoo import checkpoints
 from hawkzoo.model import LanguageModel, ModelConfig, State, num_parameters
 from hawkzoo.nn import AttentionState
@@ -96,7 +96,7 @@ class _ByteVocab:
 
 
 def official_sampler_for(model: LanguageModel, window: int) -> official_sampler.Sampler:
-    official = official_griffin(model.config, window)
+    official = checkpoints.official_module(model.config, window=window)
     return official_sampler.Sampler(official, _ByteVocab(), checkpoints.to_flax(model))  # pyright: ignore[reportArgumentType]
 
 

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from _common import BASE, FAMILIES, environment, official_griffin, spread
+from _common import BASE, FAMILIES, environment, spread
 from hawkzoo import checkpoints
 from hawkzoo.data import Batch
 from hawkzoo.model import LanguageModel, ModelConfig, num_parameters
@@ -76,7 +76,7 @@ def ours(model: LanguageModel, batch: Batch) -> Callable[[], float]:
 
 def official(model: LanguageModel, batch: Batch, remat: bool) -> Callable[[], float]:
     """The official Flax Griffin on a copy of `model`'s weights, in the same kind of step."""
-    module = official_griffin(model.config, model.config.attention_window or 2**30, remat)
+    module = checkpoints.official_module(model.config, remat=remat)
 
     def loss(params, batch: Batch):
         logits, _ = module.apply(

@@ -5,19 +5,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from recurrentgemma import common
-from recurrentgemma.jax import griffin
 
+from hawkzoo.checkpoints import official_module
 from hawkzoo.model import ModelConfig
 
 PATTERNS = {
     "hawk": ("recurrent",),
     "griffin": ("recurrent", "recurrent", "attention"),
     "mqa": ("attention",),
-}
-_BLOCK_TYPES = {
-    "recurrent": common.TemporalBlockType.RECURRENT,
-    "attention": common.TemporalBlockType.ATTENTION,
 }
 
 
@@ -40,30 +35,11 @@ def small_config(pattern: str, **changes) -> ModelConfig:
     return ModelConfig(**(fields | changes))
 
 
-def official_model(config: ModelConfig, dtype=jnp.float32) -> griffin.Griffin:
-    return griffin.Griffin(
-        common.GriffinConfig(
-            vocab_size=config.vocab_size,
-            width=config.width,
-            mlp_expanded_width=config.mlp_width,
-            num_heads=config.num_heads,
-            block_types=tuple(_BLOCK_TYPES[block] for block in config.block_types),
-            embeddings_scale_by_sqrt_dim=config.embedding_scale,
-            attention_window_size=config.attention_window or 1 << 30,
-            logits_soft_cap=config.logits_soft_cap or 0.0,
-            lru_width=config.lru_width,
-            scan_type=common.ScanType.LINEAR_NATIVE,
-        ),
-        gradient_checkpointing=False,
-        param_dtype=dtype,
-    )
-
-
 def official_params(config: ModelConfig, key, tokens, segment_pos) -> dict:
     """Official initial weights, perturbed so that no parameter keeps its special init
     (norm scales and biases start at zero)."""
     with jax.numpy_rank_promotion("allow"):
-        params = official_model(config).init(key, tokens, segment_pos)["params"]
+        params = official_module(config).init(key, tokens, segment_pos)["params"]
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))
     return jax.tree.unflatten(
@@ -73,7 +49,7 @@ def official_params(config: ModelConfig, key, tokens, segment_pos) -> dict:
 
 @functools.cache
 def _apply(config: ModelConfig, dtype):
-    model = official_model(config, dtype)
+    model = official_module(config, param_dtype=dtype)
 
     def apply(params, tokens, segment_pos):
         with jax.numpy_rank_promotion("allow"):

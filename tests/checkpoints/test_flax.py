@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from hawkzoo.checkpoints import config_from_flax, from_flax, to_flax
+from hawkzoo.checkpoints import config_from_flax, from_flax, official_module, to_flax
 from hawkzoo.model import LanguageModel, build, preset
 
-from ..official import official_model, small_config
+from ..official import small_config
 
 
 def shapes(tree):
@@ -20,7 +20,7 @@ def test_to_flax_gives_the_official_layout(pattern):
     config = small_config(pattern)
     tokens = jnp.zeros((1, 4), jnp.int32)
     with jax.numpy_rank_promotion("allow"):
-        official = jax.eval_shape(official_model(config).init, jax.random.key(0), tokens, tokens)
+        official = jax.eval_shape(official_module(config).init, jax.random.key(0), tokens, tokens)
     ours = jax.eval_shape(to_flax, build(config))
     assert shapes(ours) == shapes(official["params"])
 

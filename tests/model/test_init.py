@@ -4,18 +4,18 @@ import jax
 import jax.numpy as jnp
 
 from hawkzoo import backends
-from hawkzoo.checkpoints import to_flax
+from hawkzoo.checkpoints import official_module, to_flax
 from hawkzoo.model import LanguageModel
 
 from ..backends.test_selection import traced_backends
-from ..official import official_model, small_config
+from ..official import small_config
 
 
 def test_every_parameter_has_the_official_initial_scale():
     config = small_config("griffin", width=128, mlp_width=384, lru_width=256, vocab_size=256)
     tokens = jnp.zeros((1, 4), jnp.int32)
     with jax.numpy_rank_promotion("allow"):
-        init = jax.jit(official_model(config).init)
+        init = jax.jit(official_module(config).init)
         official = init(jax.random.key(0), tokens, tokens)["params"]
     ours = to_flax(LanguageModel(config, key=jax.random.key(1)))
     flat_ours = dict(jax.tree.leaves_with_path(ours))

@@ -1,6 +1,11 @@
 """Checkpoints: hawkzoo's own (Orbax), and the official and HuggingFace layouts."""
 
-from ._flax import config_from_flax as config_from_flax, from_flax as from_flax, to_flax as to_flax
+from ._flax import (
+    config_from_flax as config_from_flax,
+    from_flax as from_flax,
+    official_module as official_module,
+    to_flax as to_flax,
+)
 from ._huggingface import from_huggingface as from_huggingface, to_huggingface as to_huggingface
 from ._load import load as load, read_tensors as read_tensors
 from ._orbax import is_checkpoint as is_checkpoint, save as save

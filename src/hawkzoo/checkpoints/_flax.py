@@ -242,3 +242,42 @@ def from_flax(params: Mapping, config: ModelConfig | None = None, **fields) -> L
     if flat:
         raise ValueError(f"{_show(next(iter(flat)))} has no place in a model of this config")
     return eqx.tree_at(lambda m: [_leaf(m, ours) for ours, _ in pairs], template, values)
+
+
+def official_module(
+    config: ModelConfig,
+    *,
+    window: int | None = None,
+    remat: bool = False,
+    param_dtype=jnp.float32,
+):
+    """The official Flax `recurrentgemma.jax.griffin.Griffin` of `config`, whose
+    parameters [`to_flax`][hawkzoo.checkpoints.to_flax] gives: to check numbers against
+    the official code (needs `recurrentgemma[jax]`).
+
+    `window` is its attention window, by default `config`'s (global attention has none
+    there: a window longer than any sequence, or, to decode, the cache length to hold);
+    `remat` is its `gradient_checkpointing`.
+    """
+    from recurrentgemma import common
+    from recurrentgemma.jax import griffin
+
+    block_types = {
+        "recurrent": common.TemporalBlockType.RECURRENT,
+        "attention": common.TemporalBlockType.ATTENTION,
+    }
+    return griffin.Griffin(
+        common.GriffinConfig(
+            vocab_size=config.vocab_size,
+            width=config.width,
+            mlp_expanded_width=config.mlp_width,
+            num_heads=config.num_heads,
+            lru_width=config.lru_width,
+            block_types=tuple(block_types[block] for block in config.block_types),
+            embeddings_scale_by_sqrt_dim=config.embedding_scale,
+            attention_window_size=window or config.attention_window or 1 << 30,
+            logits_soft_cap=config.logits_soft_cap or 0.0,
+        ),
+        gradient_checkpointing=remat,
+        param_dtype=param_dtype,
+    )

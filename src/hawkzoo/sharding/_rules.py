@@ -82,9 +82,8 @@ def model_shardings(model: eqx.Module, mesh: Mesh) -> Any:
         if isinstance(layer, LocalAttention):
             _check_divides("attention's num_heads", layer.num_heads, MODEL, mesh)
     specs = partition_specs(model)
-    for (path, leaf), spec in zip(
-        jax.tree_util.tree_leaves_with_path(model), jax.tree.leaves(specs), strict=True
-    ):
+    arrays = jax.tree_util.tree_leaves_with_path(eqx.filter(model, eqx.is_array))
+    for (path, leaf), spec in zip(arrays, jax.tree.leaves(specs), strict=True):
         for size, axis in zip(leaf.shape, spec, strict=False):
             _check_divides(jax.tree_util.keystr(path), size, axis, mesh)
     return jax.tree.map(lambda spec: NamedSharding(mesh, _present(spec, mesh)), specs)
