@@ -1,8 +1,12 @@
 """What the benchmarks share: the small config they compare at, and the versions and
 machine reported beside every figure."""
 
+import argparse
+import json
 import os
 import platform
+from collections.abc import Callable, Collection
+from pathlib import Path
 
 import jax
 import jaxlib
@@ -50,3 +54,22 @@ def spread(seconds: list[float], per: float = 1.0) -> dict:
         "p10_ms": float(np.percentile(ms, 10)),
         "p90_ms": float(np.percentile(ms, 90)),
     }
+
+
+def arguments(description: str, sizes: Collection[str], argv=None) -> argparse.Namespace:
+    """`--size` (one of `sizes`, default `small`) and `--out` (default benchmarks/results)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", choices=sorted(sizes), default="small")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    return parser.parse_args(argv)
+
+
+def write_results(
+    out: Path, stem: str, record: dict, table: str, plot: Callable[[Path], None]
+) -> None:
+    """`stem`.json (`record`), .md (`table`) and .png (drawn by `plot`) in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=1))
+    (out / f"{stem}.md").write_text(table)
+    plot(out / f"{stem}.png")
+    print(f"wrote {out / stem}.{{json,md,png}}")

@@ -14,8 +14,6 @@ Finally, greedy tokens of both samplers are compared on unpadded prompts.
     uv run python benchmarks/decode.py --size issue    # the issue's grid
 """
 
-import argparse
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from recurrentgemma.jax import sampler as official_sampler
 
-from _common import BASE, FAMILIES, environment, spread
+from _common import BASE, FAMILIES, arguments, environment, spread, write_results
 from hawkzoo import checkpoints
 from hawkzoo.model import LanguageModel, ModelConfig, State, num_parameters
 from hawkzoo.nn import AttentionState
@@ -279,10 +277,7 @@ def plot(results: list[dict], floor_ms: float, path: Path) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    args = parser.parse_args(argv)
+    args = arguments(__doc__.splitlines()[0], SIZES, argv)
     env = environment()
     bandwidth = copy_bandwidth()
     parameters = num_parameters(LanguageModel(BASE, key=jax.random.key(0)))
@@ -291,8 +286,6 @@ def main(argv=None) -> None:
     greedy = greedy_agreement()
     table = markdown(env, results, floor_ms, parameters, greedy)
     print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"decode-{args.size}-{env['platform']}"
     record = {
         "environment": env,
         "copy_bandwidth_gb_per_s": bandwidth / 1e9,
@@ -301,10 +294,8 @@ def main(argv=None) -> None:
         "results": results,
         "greedy": greedy,
     }
-    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1))
-    (args.out / f"{stem}.md").write_text(table)
-    plot(results, floor_ms, args.out / f"{stem}.png")
-    print(f"wrote {args.out / stem}.{{json,md,png}}")
+    stem = f"decode-{args.size}-{env['platform']}"
+    write_results(args.out, stem, record, table, lambda path: plot(results, floor_ms, path))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ cores, so times show what partitioning costs there, not a speed-up.
     uv run python benchmarks/sharding_memory.py --size issue
 """
 
-import argparse
 import contextlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import equinox as eqx
 import jax
 
-from _common import BASE, environment, spread
+from _common import BASE, arguments, environment, spread, write_results
 from hawkzoo import sharding
 from hawkzoo.data import Batch
 from hawkzoo.model import LanguageModel, ModelConfig, num_parameters
@@ -164,10 +162,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    args = parser.parse_args(argv)
+    args = arguments(__doc__.splitlines()[0], SIZES, argv)
     if jax.config.jax_num_cpu_devices < DEVICES:
         jax.config.update("jax_num_cpu_devices", DEVICES)
     size = SIZES[args.size]
@@ -176,13 +171,9 @@ def main(argv=None) -> None:
     rows = measure(size)
     table = markdown(env, size, parameters, rows)
     print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = f"sharding-memory-{args.size}-{env['platform']}"
     record = {"environment": env, "parameters": parameters, "rows": rows}
-    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1))
-    (args.out / f"{stem}.md").write_text(table)
-    plot(rows, args.out / f"{stem}.png")
-    print(f"wrote {args.out / stem}.{{json,md,png}}")
+    write_results(args.out, stem, record, table, lambda path: plot(rows, path))
 
 
 if __name__ == "__main__":

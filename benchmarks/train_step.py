@@ -19,9 +19,7 @@ query and key attended, x3 for the backward pass); remat's recomputation is not 
     uv run python benchmarks/train_step.py --size issue   # the issue's shapes
 """
 
-import argparse
 import functools
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from _common import BASE, FAMILIES, environment, spread
+from _common import BASE, FAMILIES, arguments, environment, spread, write_results
 from hawkzoo import checkpoints
 from hawkzoo.data import Batch
 from hawkzoo.model import LanguageModel, ModelConfig, num_parameters
@@ -260,10 +258,7 @@ def plot(comparison: list[dict], lengths: list[dict], path: Path) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    args = parser.parse_args(argv)
+    args = arguments(__doc__.splitlines()[0], SIZES, argv)
     size = SIZES[args.size]
     env = environment()
     rate = matmul_rate()
@@ -271,13 +266,10 @@ def main(argv=None) -> None:
     lengths = against_length(size, rate)
     table = markdown(env, rate, comparison, lengths)
     print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = f"train-step-{args.size}-{env['platform']}"
     record = {"environment": env, "matmul_flops_per_s": rate, "comparison": comparison}
-    (args.out / f"{stem}.json").write_text(json.dumps(record | {"lengths": lengths}, indent=1))
-    (args.out / f"{stem}.md").write_text(table)
-    plot(comparison, lengths, args.out / f"{stem}.png")
-    print(f"wrote {args.out / stem}.{{json,md,png}}")
+    record["lengths"] = lengths
+    write_results(args.out, stem, record, table, lambda path: plot(comparison, lengths, path))
 
 
 if __name__ == "__main__":
