@@ -2,7 +2,7 @@
 
 from jaxtyping import Array, Inexact
 
-# A time-major sequence: `seq` steps of any channel shape.
-Sequence = Inexact[Array, "seq *channels"]
+# A time-major array: `seq` steps of any channel shape.
+TimeMajor = Inexact[Array, "seq *channels"]
 # One step's state, or an initial state: the channel shape alone.
 State = Inexact[Array, "*channels"]

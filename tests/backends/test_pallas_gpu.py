@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 from hawkzoo import backends, linear_scan
-from hawkzoo.backends import _auto, _pallas_gpu
+from hawkzoo.backends import _auto, _platform
 
 A = jnp.full((40, 3, 50), 0.9)
 X = jnp.ones((40, 3, 50))
@@ -27,8 +27,8 @@ H200 = jax.sharding.AbstractMesh(
 
 
 def on_gpu(monkeypatch, capability):
-    monkeypatch.setattr(_auto, "target_platform", lambda: "gpu")
-    monkeypatch.setattr(_pallas_gpu, "cuda_capability", lambda: capability)
+    monkeypatch.setattr(_platform, "target_platform", lambda: "gpu")
+    monkeypatch.setattr(_platform, "cuda_capability", lambda: capability)
 
 
 def test_it_refuses_what_it_cannot_run_and_says_why(monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from jax.experimental.pallas import tpu as pltpu
 
 from hawkzoo import backends, linear_scan
-from hawkzoo.backends import _auto, _pallas_tpu
+from hawkzoo.backends import _platform
 
 A = jnp.full((40, 3, 50), 0.9)
 X = jnp.ones((40, 3, 50))
@@ -29,13 +29,13 @@ def test_it_refuses_what_it_cannot_run_and_says_why():
 
 
 def test_auto_prefers_it_on_tpu(monkeypatch):
-    monkeypatch.setattr(_auto, "target_platform", lambda: "tpu")
+    monkeypatch.setattr(_platform, "target_platform", lambda: "tpu")
     assert backends.Auto().preferences(A, X)[0] == backends.PallasTPU()
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_forward_and_gradient_lower_for_tpu(dtype, monkeypatch):
-    monkeypatch.setattr(_pallas_tpu, "target_platform", lambda: "tpu")  # export targets one
+    monkeypatch.setattr(_platform, "target_platform", lambda: "tpu")  # export targets one
     a, x = A.astype(dtype), X.astype(dtype)
 
     def loss(a, x, h0):

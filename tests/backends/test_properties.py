@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from hawkzoo import backends, linear_scan
+from hawkzoo import linear_scan
 
 from .. import oracle
 from .problems import assert_scaled_close, problems, runnable_backends, tolerance
@@ -154,13 +154,3 @@ def test_jit_equals_eager(backend, problem):
     scale, scale_last = _scale(problem)
     assert_scaled_close(eager[0], oracle.wide(jitted[0]), scale, 1e-6, "h")
     assert_scaled_close(eager[1], oracle.wide(jitted[1]), scale_last, 1e-6, "h_last")
-
-
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b.id != "auto"])
-@pytest.mark.parametrize("reverse", [False, True])
-@given(problem=problems(STEPS, CHANNELS, "float32", with_reset=False))
-def test_cumulative_decay_is_the_running_product(backend, reverse, problem):
-    decay = backends.get(backend).cumulative_decay(problem.a, reverse=reverse)
-    a = oracle.wide(problem.a)
-    expected = np.cumprod(a[::-1], axis=0)[::-1] if reverse else np.cumprod(a, axis=0)
-    assert_scaled_close(decay, expected, np.abs(expected), TOL, "decay")

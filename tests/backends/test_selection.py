@@ -179,3 +179,43 @@ def test_the_selection_is_thread_local():
         thread.join()
         assert backends.current().name == "associative"
     assert seen == ["auto"]
+
+
+def rg_lrus(model) -> list[hawkzoo.nn.RGLRU]:
+    layers = jax.tree.leaves(model, is_leaf=lambda node: isinstance(node, hawkzoo.nn.RGLRU))
+    return [layer for layer in layers if isinstance(layer, hawkzoo.nn.RGLRU)]
+
+
+def test_the_layer_field_wins_over_the_context_and_comes_from_the_config():
+    config = hawkzoo.model.preset("tiny-griffin").replace(num_layers=4, scan_backend="chunked")
+    model = hawkzoo.LanguageModel(config, key=jax.random.key(0))
+    assert [layer.backend for layer in rg_lrus(model)] == [backends.Chunked()] * 3
+    tokens = jnp.arange(8)
+    with backends.use("associative"):  # the layers' field is ahead of the context
+        assert traced_backends(lambda m: m(tokens, tokens)[0], model) == {"chunked"}
+    with pytest.raises(ValueError, match=r"scan_backend must be a registered .*got 'nope'"):
+        config.replace(scan_backend="nope")
+
+
+@pytest.mark.parametrize("jit", [jax.jit, eqx.filter_jit], ids=["jax.jit", "eqx.filter_jit"])
+def test_set_backend_changes_every_layer_and_jit_retraces(jit):
+    layer = hawkzoo.nn.RGLRU(8, 2, key=jax.random.key(0))
+    pair = (layer, hawkzoo.nn.RGLRU(8, 2, backend="associative", key=jax.random.key(1)))
+    traces = []
+
+    @jit
+    def outputs(pair, x, segment_pos):
+        traces.append([backends.current().name])
+        return [layer(x, segment_pos)[0] for layer in pair]
+
+    x, segment_pos = jnp.ones((6, 8)), jnp.arange(6)
+    expected = outputs(pair, x, segment_pos)
+    for backend in ["chunked", None, backends.Chunked(chunk_size=2)]:
+        changed = backends.set_backend(pair, backend)
+        want = None if backend is None else backends.get(backend)
+        assert [layer.backend for layer in changed] == [want, want]
+        got = outputs(changed, x, segment_pos)
+        assert all(jnp.allclose(g, e, atol=1e-6) for g, e in zip(got, expected, strict=True))
+        scopes = traced_backends(lambda pair: outputs(pair, x, segment_pos), changed)
+        assert scopes == {"sequential"} if backend is None else {want.name}  # pyright: ignore[reportOptionalMemberAccess]
+    assert len(traces) == 4  # one trace per distinct choice of fields

@@ -9,6 +9,7 @@ from ._base import (
     accumulation_dtype as accumulation_dtype,
 )
 from ._chunked import Chunked as Chunked
+from ._layer import AbstractScanLayer as AbstractScanLayer, set_backend as set_backend
 from ._loop import AbstractLoopBackend as AbstractLoopBackend
 from ._pallas_gpu import PallasGPU as PallasGPU
 from ._pallas_tpu import PallasTPU as PallasTPU
@@ -20,4 +21,5 @@ from ._registry import (
     registered as registered,
     use as use,
 )
+from ._sequence_parallel import sequence_parallel_scan as sequence_parallel_scan
 from ._sequential import Sequential as Sequential

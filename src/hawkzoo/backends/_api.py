@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from .._typing import Sequence, State
+from .._typing import State, TimeMajor
 from ._base import AbstractScanBackend, accumulation_dtype, named_scope
 from ._registry import current, get
 
@@ -17,7 +17,7 @@ def linear_scan(
     reset: ArrayLike | None = None,
     reverse: bool = False,
     backend: str | AbstractScanBackend | None = None,
-) -> tuple[Sequence, State]:
+) -> tuple[TimeMajor, State]:
     r"""The linear recurrence $h_t = a_t \odot h_{t-1} + x_t$, with $h_{-1} = h_0$.
 
     **Arguments:**
@@ -45,21 +45,36 @@ def linear_scan(
     [`hawkzoo.backends.UnsupportedScanError`][] when an explicitly chosen backend cannot
     run this call.
     """
+    a, x, h0 = normalize(a, x, h0=h0, reset=reset)
+    chosen = get(backend) if backend is not None else current()
+    return scan_normalized(chosen, a, x, h0, reverse=reverse)
+
+
+def normalize(
+    a: ArrayLike, x: ArrayLike, *, h0: ArrayLike | None, reset: ArrayLike | None
+) -> tuple[TimeMajor, TimeMajor, State]:
+    """The checked problem every backend sees: resets folded into `a` (0 where set), and
+    `h0` filled (zeros) and cast to the accumulation dtype."""
     a, x = _recurrence_inputs(a, x)
-    acc = accumulation_dtype(x.dtype)
-    h0 = _initial_state(h0, x, acc)
+    h0 = _initial_state(h0, x, accumulation_dtype(x.dtype))
     if reset is not None:
         reset = _reset_mask(reset, x)
         a = jnp.where(reset.reshape(-1, *(1,) * (x.ndim - 1)), jnp.zeros((), a.dtype), a)
-    chosen = get(backend) if backend is not None else current()
+    return a, x, h0
+
+
+def scan_normalized(
+    backend: AbstractScanBackend, a: TimeMajor, x: TimeMajor, h0: State, *, reverse: bool
+) -> tuple[TimeMajor, State]:
+    """A normalised problem on `backend`, or in closed form for zero or one steps."""
     steps = x.shape[0]
     if steps == 0:
         return x, h0
     if steps == 1:
         with jax.named_scope("hawkzoo.backends.step"):
-            h = a[0].astype(acc) * h0 + x[0].astype(acc)
+            h = a[0].astype(h0.dtype) * h0 + x[0].astype(h0.dtype)
             return h[None].astype(x.dtype), h
-    chosen = chosen.select(a, x)
+    chosen = backend.select(a, x)
     with named_scope(chosen):
         return chosen.scan(a, x, h0, reverse=reverse)
 

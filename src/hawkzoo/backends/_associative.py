@@ -2,7 +2,7 @@
 
 from jax import lax
 
-from .._typing import Sequence, State
+from .._typing import State, TimeMajor
 from ._base import AbstractScanBackend
 from ._registry import register
 
@@ -27,12 +27,12 @@ class Associative(AbstractScanBackend):
 
     def scan(
         self,
-        a: Sequence,
-        x: Sequence,
+        a: TimeMajor,
+        x: TimeMajor,
         h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Sequence, State]:
+    ) -> tuple[TimeMajor, State]:
         dtype, acc = x.dtype, h0.dtype
         a, x = a.astype(acc), x.astype(acc)
         first = -1 if reverse else 0

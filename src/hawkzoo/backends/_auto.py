@@ -2,10 +2,10 @@
 
 import warnings
 
-import jax
 from jaxtyping import Array
 
-from .._typing import Sequence, State
+from .._typing import State, TimeMajor
+from . import _platform
 from ._base import AbstractScanBackend
 from ._registry import get, register
 
@@ -15,14 +15,6 @@ class ScanBackendFallbackWarning(UserWarning):
 
 
 _warned: set[tuple[str, str]] = set()
-
-
-def target_platform() -> str:
-    """The platform JAX compiles for here: the default device's, else the default backend."""
-    device = jax.config.jax_default_device
-    if isinstance(device, jax.Device):
-        return device.platform
-    return device if isinstance(device, str) else jax.default_backend()
 
 
 @register
@@ -43,14 +35,14 @@ class Auto(AbstractScanBackend):
     def preferences(self, a: Array, x: Array) -> tuple[AbstractScanBackend, ...]:
         """The backends `auto` tries for this call, in order."""
         del a, x
-        platform = target_platform()
+        platform = _platform.target_platform()
         if platform == "cpu":
             return (get("sequential"),)
         if platform == "tpu":
             return (get("pallas_tpu"), get("chunked"), get("sequential"))
         return (get("pallas_gpu"), get("chunked"), get("sequential"))
 
-    def select(self, a: Sequence, x: Sequence) -> AbstractScanBackend:
+    def select(self, a: TimeMajor, x: TimeMajor) -> AbstractScanBackend:
         *preferred, last = self.preferences(a, x)
         for backend in preferred:
             reason = backend.unsupported_reason(a, x)
@@ -68,10 +60,10 @@ class Auto(AbstractScanBackend):
 
     def scan(
         self,
-        a: Sequence,
-        x: Sequence,
+        a: TimeMajor,
+        x: TimeMajor,
         h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Sequence, State]:
+    ) -> tuple[TimeMajor, State]:
         return self.select(a, x).scan(a, x, h0, reverse=reverse)

@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._typing import Sequence, State
+from .._typing import State, TimeMajor
 
 
 class UnsupportedScanError(ValueError):
@@ -29,22 +29,21 @@ class AbstractScanBackend(eqx.Module):
     Subclasses set `name` (the registry key), implement `scan`, and may refuse a call in
     `unsupported_reason`.
 
-    Sequence sharding needs nothing more: by linearity, each shard scans from a zero state
-    and is corrected by a second scan of `(a, 0)` from its true initial state, which any
-    backend computes with `scan`; `cumulative_decay` gives each position's running product
-    of `a` for the same purpose.
+    Sequence sharding needs nothing more: each shard summarises its slice with `scan`
+    from a zero state, and rescans from its true initial state once the summaries are
+    combined ([`sequence_parallel_scan`][hawkzoo.backends.sequence_parallel_scan]).
     """
 
     name: ClassVar[str]
 
-    def select(self, a: Sequence, x: Sequence) -> "AbstractScanBackend":
+    def select(self, a: TimeMajor, x: TimeMajor) -> "AbstractScanBackend":
         """The backend that will run this call: `self`, or an error saying why it cannot."""
         reason = self.unsupported_reason(a, x)
         if reason is not None:
             raise UnsupportedScanError(f"scan backend {self.name!r} cannot run this call: {reason}")
         return self
 
-    def unsupported_reason(self, a: Sequence, x: Sequence) -> str | None:
+    def unsupported_reason(self, a: TimeMajor, x: TimeMajor) -> str | None:
         """Why this backend cannot run this call on the current platform, or None if it can."""
         del a, x
         return None
@@ -52,25 +51,17 @@ class AbstractScanBackend(eqx.Module):
     @abc.abstractmethod
     def scan(
         self,
-        a: Sequence,
-        x: Sequence,
+        a: TimeMajor,
+        x: TimeMajor,
         h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Sequence, State]:
+    ) -> tuple[TimeMajor, State]:
         """Returns `(h, h_last)`: `h` in `x.dtype`, `h_last` in `h0.dtype`.
 
         With `reverse=True` the recurrence runs from the last step to the first,
         $h_t = a_t h_{t+1} + x_t$, and `h_last` is the state after step 0.
         """
-
-    def cumulative_decay(self, a: Sequence, *, reverse: bool = False) -> Sequence:
-        """The running product of `a` along time, in the accumulation dtype."""
-        acc = accumulation_dtype(a.dtype)
-        decay = a.astype(acc)
-        ones = jnp.ones(a.shape[1:], acc)
-        prod, _ = self.scan(decay, jnp.zeros_like(decay), ones, reverse=reverse)
-        return prod
 
 
 def named_scope(backend: AbstractScanBackend) -> contextlib.AbstractContextManager:

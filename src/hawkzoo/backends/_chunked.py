@@ -7,6 +7,7 @@ from jaxtyping import Array
 
 from ._loop import AbstractLoopBackend, fori_along, loop_scan
 from ._registry import register
+from ._two_level import carry_along, two_level_scan
 
 
 @register
@@ -20,6 +21,8 @@ class Chunked(AbstractLoopBackend):
     2. a sequential scan over the chunk summaries gives each chunk its true initial state;
     3. every chunk, in parallel, rescans from that state and writes `h`: the correction is
        fused into the one pass that writes the output.
+
+    (The two-level plan of `hawkzoo.backends._two_level`, with loops as its passes.)
 
     The loops run `2 * chunk_size + T / chunk_size` steps instead of T, so this is the
     portable fast path on accelerators and for long sequences with few channels, at the
@@ -49,10 +52,12 @@ class Chunked(AbstractLoopBackend):
         a, x = a.reshape(chunked_shape), x.reshape(chunked_shape)
         within = axis + 1
 
-        decay, local_last = _chunk_summaries(a, x, h0.dtype, within, reverse)
-        ends, h_last = loop_scan(decay, local_last, h0, axis=axis, reverse=reverse)
-        starts = shift_in(ends, h0, axis, reverse)
-        h, _ = loop_scan(a, x, starts, axis=within, reverse=reverse)
+        h, h_last = two_level_scan(
+            lambda: _chunk_summaries(a, x, h0.dtype, within, reverse),
+            carry_along(axis, reverse),
+            lambda starts: loop_scan(a, x, starts, axis=within, reverse=reverse)[0],
+            h0,
+        )
 
         h = h.reshape(*h.shape[:axis], count * size, *h.shape[within + 1 :])
         start = pad if reverse else 0
@@ -71,11 +76,3 @@ def _chunk_summaries(a: Array, x: Array, acc, axis: int, reverse: bool) -> tuple
     shape = a.shape[:axis] + a.shape[axis + 1 :]
     init = (jnp.ones(shape, acc), jnp.zeros(shape, acc))
     return fori_along(a.shape[axis], reverse, body, init)
-
-
-def shift_in(ends: Array, h0: Array, axis: int, reverse: bool) -> Array:
-    """Each chunk's initial state: the previous chunk's final state, `h0` for the first."""
-    first = jnp.expand_dims(h0, axis)
-    if reverse:
-        return jnp.concatenate([lax.slice_in_dim(ends, 1, None, axis=axis), first], axis)
-    return jnp.concatenate([first, lax.slice_in_dim(ends, 0, -1, axis=axis)], axis)

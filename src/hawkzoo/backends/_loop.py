@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array
 
-from .._typing import Sequence, State
+from .._typing import State, TimeMajor
 from ._base import AbstractScanBackend, named_scope
 
 
@@ -58,12 +58,12 @@ class AbstractLoopBackend(AbstractScanBackend):
 
     def scan(
         self,
-        a: Sequence,
-        x: Sequence,
+        a: TimeMajor,
+        x: TimeMajor,
         h0: State,
         *,
         reverse: bool,
-    ) -> tuple[Sequence, State]:
+    ) -> tuple[TimeMajor, State]:
         return _differentiable_scan(self, reverse, a, x, h0)
 
 

@@ -2,7 +2,6 @@
 
 import functools
 import math
-import re
 from typing import TYPE_CHECKING
 
 import equinox as eqx
@@ -12,11 +11,11 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jaxtyping import Array
 
-from ._auto import target_platform
-from ._chunked import shift_in
+from . import _platform
 from ._kernel_io import scan_in_blocks, unsupported_dtype_reason
-from ._loop import AbstractLoopBackend, loop_scan
+from ._loop import AbstractLoopBackend
 from ._registry import register
+from ._two_level import carry_along, two_level_scan
 
 if TYPE_CHECKING:  # Mosaic GPU takes seconds to import: only a walk on a GPU needs it
     from jax.experimental.pallas import mosaic_gpu as plgpu
@@ -24,17 +23,6 @@ if TYPE_CHECKING:  # Mosaic GPU takes seconds to import: only a walk on a GPU ne
 WARPGROUP = 128  # CUDA threads in one Mosaic GPU thread; a channel block is a multiple
 MAX_COPY = 256  # elements along each dimension of one TMA copy
 SLOTS = 2  # blocks of `a`, `x` and `h` in shared memory: one computed, one in flight
-
-
-def cuda_capability() -> tuple[int, int] | None:
-    """The compute capability of the GPU JAX targets, or None where that is no CUDA GPU."""
-    device = jax.config.jax_default_device
-    if not isinstance(device, jax.Device):
-        if target_platform() != "gpu":
-            return None
-        device = jax.devices("gpu")[0]
-    found = re.fullmatch(r"(\d+)\.(\d+)", str(getattr(device, "compute_capability", "")))
-    return (int(found[1]), int(found[2])) if found else None
 
 
 @register
@@ -52,7 +40,7 @@ class PallasGPU(AbstractLoopBackend):
     GPU, time is also split into chunks of at least `min_chunk_steps` steps walked in
     parallel: a first pass reduces each chunk to its decay and final state from zero, a
     scan over the chunks gives each its initial state, and a second pass rescans every
-    chunk from it (the `chunked` backend's plan, with the kernel as its passes).
+    chunk from it (the two-level plan of `chunked`, with the kernel as its passes).
 
     On other platforms it runs only with `interpret` set (Pallas's GPU interpreter, for
     tests). Float32, bfloat16 and float16 inputs; complex and float64 are refused, as are
@@ -81,10 +69,10 @@ class PallasGPU(AbstractLoopBackend):
         if reason is not None:
             return reason
         if not self.interpret:
-            capability = cuda_capability()
+            capability = _platform.cuda_capability()
             if capability is None:
                 return (
-                    f"it needs an NVIDIA GPU, not {target_platform()} "
+                    f"it needs an NVIDIA GPU, not {_platform.target_platform()} "
                     "(interpret=True runs it anywhere)"
                 )
             if capability < (9, 0):
@@ -138,16 +126,18 @@ class PallasGPU(AbstractLoopBackend):
         rows, steps, channels = x.shape
         a, x = (v.reshape(rows * chunks, steps // chunks, channels) for v in (a, x))
         zeros = jnp.zeros((rows * chunks, channels), jnp.float32)
-        decay, local_last = (
-            v.reshape(rows, chunks, channels)
-            for v in self._walk(a, x, zeros, reverse=reverse, summarize=True)
-        )
-        ends, h_last = loop_scan(decay, local_last, h0, axis=1, reverse=reverse)
-        starts = shift_in(ends, h0, 1, reverse).reshape(rows * chunks, channels)
-        h, _ = self._walk(a, x, starts, reverse=reverse, summarize=False)
-        return h.reshape(rows, steps, channels), h_last
 
-    def _walk(self, a: Array, x: Array, h0: Array, *, reverse: bool, summarize: bool):
+        def summarize():
+            decay, local_last = self._walk(a, x, zeros, reverse=reverse, summarize=True)
+            return decay.reshape(rows, chunks, channels), local_last.reshape(rows, chunks, channels)
+
+        def rescan(starts):
+            h, _ = self._walk(a, x, starts.reshape(rows * chunks, channels), reverse=reverse)
+            return h.reshape(rows, steps, channels)
+
+        return two_level_scan(summarize, carry_along(1, reverse), rescan, h0)
+
+    def _walk(self, a: Array, x: Array, h0: Array, *, reverse: bool, summarize: bool = False):
         """One kernel launch: `(h, h_last)`, or `(decay, h_last)` when `summarize`."""
         from jax.experimental.pallas import mosaic_gpu as plgpu
 

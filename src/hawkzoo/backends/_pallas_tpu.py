@@ -10,7 +10,7 @@ from jax.experimental import pallas as pl
 from jax.experimental.pallas import tpu as pltpu
 from jaxtyping import Array
 
-from ._auto import target_platform
+from . import _platform
 from ._kernel_io import scan_in_blocks, unsupported_dtype_reason
 from ._loop import AbstractLoopBackend
 from ._registry import register
@@ -45,7 +45,7 @@ class PallasTPU(AbstractLoopBackend):
         reason = unsupported_dtype_reason(x.dtype)
         if reason is not None:
             return reason
-        platform = target_platform()
+        platform = _platform.target_platform()
         if not self.interpret and platform != "tpu":
             return f"it needs a TPU, not {platform} (interpret=True runs it anywhere)"
         needed = self.block_bytes(x.dtype)

@@ -5,10 +5,23 @@ import jax.numpy as jnp
 from jax.sharding import AbstractMesh, AxisType, Mesh, NamedSharding, PartitionSpec as P
 from jaxtyping import Array, ArrayLike
 
-from .._axes import MODEL, SEQ
-from .._typing import Sequence, State
-from ._api import linear_scan
-from ._base import AbstractScanBackend, accumulation_dtype
+from .._typing import State, TimeMajor
+from ._api import linear_scan, normalize, scan_normalized
+from ._base import AbstractScanBackend
+from ._registry import current, get
+from ._two_level import two_level_scan
+
+DATA = "data"
+"""The mesh axis over rows of a batch (and, optionally, the optimiser state)."""
+
+MODEL = "model"
+"""The mesh axis over channels: Megatron-style tensor parallelism."""
+
+SEQ = "seq"
+"""The mesh axis over time: the sequence-parallel scan."""
+
+AXES = (DATA, MODEL, SEQ)
+"""The mesh axes hawkzoo shards over."""
 
 
 def sequence_parallel_scan(
@@ -22,16 +35,16 @@ def sequence_parallel_scan(
     reset: ArrayLike | None = None,
     reverse: bool = False,
     backend: str | AbstractScanBackend | None = None,
-) -> tuple[Sequence, State]:
+) -> tuple[TimeMajor, State]:
     r"""[`linear_scan`][hawkzoo.backends.linear_scan] with time split over `mesh`'s `axis`.
 
-    Each device scans its slice of time from a zero state with the chosen backend, and
-    the running product of its `a` with the same backend. A slice is then the affine map
-    $h \mapsto A h + b$ from the state before it to the state after it; the maps of the
-    slices before each device are composed in $\lceil \log_2 n \rceil$ rounds of
-    `ppermute` (a Hillis-Steele scan over the $n$ devices), which gives each device its
-    true start state, and the slice is corrected by linearity: $h_t + (\prod_{s \le t}
-    a_s) h_{\text{start}}$. Gradients flow through every step, to `h0` included.
+    The two-level plan of the `chunked` backend, with devices as the chunks. Each device
+    summarises its slice of time with the chosen backend: the product $A$ of its `a` and
+    its final state $b$ from zero, so that the slice is the affine map $h \mapsto A h + b$.
+    The maps of the slices before each device are composed in $\lceil \log_2 n \rceil$
+    rounds of `ppermute` (a Hillis-Steele scan over the $n$ devices), which gives each
+    device its true start state, and every device rescans its slice from it. Gradients
+    flow through every step, to `h0` included.
 
     **Arguments:** as for `linear_scan`, plus
 
@@ -46,54 +59,32 @@ def sequence_parallel_scan(
 
     **Returns:** `(h, h_last)` as `linear_scan` returns them, `h` split over `axis`.
     """
-    jax.eval_shape(linear_scan, a, x, h0=h0, reset=reset)  # its checks name a bad argument
-    a, x = jnp.asarray(a), jnp.asarray(x)
-    if axis not in mesh.shape:
-        raise ValueError(f"mesh has no axis {axis!r}; its axes are {tuple(mesh.shape)}")
-    devices = mesh.shape[axis]
-    if x.ndim == 0 or x.shape[0] % devices:
-        raise ValueError(
-            f"the sequence length {x.shape[:1]} must divide evenly over mesh axis {axis!r} "
-            f"of size {devices}"
-        )
+    a, x, h0 = normalize(a, x, h0=h0, reset=reset)
+    chosen = get(backend) if backend is not None else current()
+    devices = _checked_size(mesh, axis, x.shape, 0, "the sequence length")
     if channel_axis is not None:
-        if channel_axis not in mesh.shape or channel_axis == axis:
-            raise ValueError(
-                f"channel_axis {channel_axis!r} must be another axis of the mesh; its axes "
-                f"are {tuple(mesh.shape)}"
-            )
-        if x.ndim < 2 or x.shape[1] % mesh.shape[channel_axis]:
-            raise ValueError(
-                f"the channels {x.shape[1:2]} must divide evenly over mesh axis "
-                f"{channel_axis!r} of size {mesh.shape[channel_axis]}"
-            )
-    acc = accumulation_dtype(x.dtype)
-    h0 = jnp.zeros(x.shape[1:], acc) if h0 is None else jnp.asarray(h0, acc)
-    reset = jnp.zeros(x.shape[:1], bool) if reset is None else jnp.asarray(reset)
+        if channel_axis == axis:
+            raise ValueError(f"channel_axis {channel_axis!r} must be another axis than {axis!r}")
+        _checked_size(mesh, channel_axis, x.shape, 1, "the channels")
 
-    def local(a: Array, x: Array, h0: Array, reset: Array) -> tuple[Array, Array]:
-        h, b = linear_scan(a, x, reset=reset, reverse=reverse, backend=backend)
-        decay, _ = linear_scan(  # each step's product of this slice's decays so far
-            a.astype(acc),
-            jnp.zeros(a.shape, acc),
-            h0=jnp.ones(a.shape[1:], acc),
-            reset=reset,
-            reverse=reverse,
-            backend=backend,
-        )
-        last = -1 if not reverse else 0
-        before = _state_before(decay[last], b, h0, axis, devices, reverse)
-        h = h.astype(acc) + decay * before[None]
-        end = h[last]
-        order = _order(axis, devices, reverse)
-        h_last = jax.lax.psum(jnp.where(order == devices - 1, end, jnp.zeros_like(end)), axis)
-        return h.astype(x.dtype), h_last
+    def local(a: Array, x: Array, h0: Array) -> tuple[Array, Array]:
+        def summarize():
+            _, local_last = scan_normalized(chosen, a, x, jnp.zeros_like(h0), reverse=reverse)
+            return jnp.prod(a.astype(h0.dtype), axis=0), local_last
+
+        def carry(decay, local_last, h0):
+            return _carry_across_devices(decay, local_last, h0, axis, devices, reverse)
+
+        def rescan(start):
+            return scan_normalized(chosen, a, x, start, reverse=reverse)[0]
+
+        return two_level_scan(summarize, carry, rescan, h0)
 
     time, channels = (
         (P(axis), P()) if channel_axis is None else (P(axis, channel_axis), P(channel_axis))
     )
-    specs = (time, time, channels, P(axis))
-    inputs = (a, x, h0, reset)
+    specs = (time, time, channels)
+    inputs = (a, x, h0)
     if AxisType.Explicit in mesh.axis_types:  # shard_map takes inputs as they are split
         inputs = tuple(
             jax.reshard(value, NamedSharding(mesh, spec))
@@ -105,6 +96,19 @@ def sequence_parallel_scan(
     return jax.shard_map(
         local, mesh=mesh, in_specs=specs, out_specs=(time, channels), check_vma=False
     )(*inputs)
+
+
+def _checked_size(mesh: Mesh | AbstractMesh, axis: str, shape, dim: int, what: str) -> int:
+    """The size of mesh axis `axis`, which must divide `shape[dim]`."""
+    if axis not in mesh.shape:
+        raise ValueError(f"mesh has no axis {axis!r}; its axes are {tuple(mesh.shape)}")
+    size = mesh.shape[axis]
+    if len(shape) <= dim or shape[dim] % size:
+        raise ValueError(
+            f"{what} {shape[dim : dim + 1]} must divide evenly over mesh axis {axis!r} "
+            f"of size {size}"
+        )
+    return size
 
 
 def _order(axis: str, devices: int, reverse: bool) -> Array:
@@ -120,10 +124,11 @@ def _from_earlier(value, distance: int, axis: str, devices: int, reverse: bool):
     return jax.tree.map(lambda v: jax.lax.ppermute(v, axis, pairs), value)
 
 
-def _state_before(
+def _carry_across_devices(
     decay: Array, b: Array, h0: Array, axis: str, devices: int, reverse: bool
-) -> Array:
-    """The state entering this device's slice, from every earlier slice's map `(A, b)`."""
+) -> tuple[Array, Array]:
+    """The state entering this device's slice, from every earlier slice's map `(A, b)`,
+    and the state after the last slice (on every device)."""
     order = _order(axis, devices, reverse)
     A = decay
     distance = 1
@@ -135,9 +140,10 @@ def _state_before(
             jnp.where(has_earlier, A * earlier_b + b, b),
         )
         distance *= 2
-    A, b = _from_earlier((A, b), 1, axis, devices, reverse)  # exclusive: the slices before
-    first = order == 0
-    return jnp.where(first, h0, A * h0 + b)
+    end = A * h0 + b  # the state after this device's slice
+    start = jnp.where(order == 0, h0, _from_earlier(end, 1, axis, devices, reverse))
+    h_last = jax.lax.psum(jnp.where(order == devices - 1, end, jnp.zeros_like(end)), axis)
+    return start, h_last
 
 
 def mesh_linear_scan(
@@ -147,7 +153,7 @@ def mesh_linear_scan(
     h0: Array | None = None,
     reset: Array | None = None,
     backend: str | AbstractScanBackend | None = None,
-) -> tuple[Sequence, State]:
+) -> tuple[TimeMajor, State]:
     """`linear_scan`, or under `jax.set_mesh` with a `seq` axis the sequence-parallel
     scan over it (channels split over the `model` axis where they divide)."""
     mesh = jax.sharding.get_abstract_mesh()

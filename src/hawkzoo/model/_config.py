@@ -7,6 +7,8 @@ from typing import Literal, cast
 
 import jax.numpy as jnp
 
+from .. import backends
+
 BlockType = Literal["recurrent", "attention"]
 BLOCK_TYPES: tuple[BlockType, ...] = ("recurrent", "attention")
 DTYPES = ("float32", "bfloat16", "float16", "float64")
@@ -30,6 +32,8 @@ class ModelConfig:
     - `param_dtype`: the parameters' dtype; `compute_dtype`: the dtype the model computes
       in (None: the parameters'). The RG-LRU state, scans and softmax are float32 always.
     - `remat`: recompute each residual block in the backward pass instead of storing it.
+    - `scan_backend`: the scan backend every RG-LRU uses (a registered name), ahead of
+      [`hawkzoo.backends.use`][]; None follows the current default.
     """
 
     vocab_size: int
@@ -48,6 +52,7 @@ class ModelConfig:
     param_dtype: str = "float32"
     compute_dtype: str | None = None
     remat: bool = False
+    scan_backend: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "block_pattern", tuple(self.block_pattern))
@@ -101,6 +106,11 @@ class ModelConfig:
             raise ValueError(
                 "ModelConfig.logits_soft_cap must be positive or None, "
                 f"got {self.logits_soft_cap!r}"
+            )
+        if self.scan_backend is not None and self.scan_backend not in backends.registered():
+            raise ValueError(
+                f"ModelConfig.scan_backend must be a registered scan backend "
+                f"({', '.join(backends.registered())}) or None, got {self.scan_backend!r}"
             )
         for name in ("param_dtype", "compute_dtype"):
             value = getattr(self, name)

@@ -101,12 +101,7 @@ class LanguageModel(eqx.Module):
         model = (
             self if self.config.compute_dtype is None else cast(self, self.config.dtype("compute"))
         )
-        state = tuple(
-            block.temporal.init_state()
-            if isinstance(block.temporal, RecurrentBlock)
-            else block.temporal.init_state(max_length)
-            for block in model.blocks
-        )
+        state = tuple(block.temporal.init_state(max_length) for block in model.blocks)
         if batch_size is None:
             return state
         return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch_size, *leaf.shape)), state)
@@ -150,6 +145,7 @@ def _residual_block(
             conv_width=config.conv_width,
             complex_gates=config.complex_gates,
             out_init_scale=out_init_scale,
+            backend=config.scan_backend,
             dtype=dtype,
             key=temporal_key,
         )

@@ -83,9 +83,10 @@ class RecurrentBlock(eqx.Module):
         x, lru_state = self.rg_lru(x, segment_pos, None if state is None else state.rg_lru)
         return self.linear_out(x * y), RecurrentState(conv_state, lru_state)
 
-    def init_state(self) -> RecurrentState:
+    def init_state(self, max_length: int | None = None) -> RecurrentState:
         """The state before any token: zeros, the convolution's in the parameter dtype and
-        the RG-LRU's in float32."""
+        the RG-LRU's in float32. Its size is fixed: `max_length` is not needed."""
+        del max_length
         return RecurrentState(
             self.conv.empty_state(), jnp.zeros(self.linear_x.weight.shape[1], jnp.float32)
         )

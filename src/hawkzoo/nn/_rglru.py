@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ..backends import AbstractScanBackend
+from ..backends import AbstractScanBackend, AbstractScanLayer, get
 from ..backends._sequence_parallel import mesh_linear_scan
 from ._linear import BlockDiagonalLinear
 
@@ -49,7 +49,7 @@ def ring_decay_parameter(
     return jnp.log(jnp.exp(-log_a) - 1.0).astype(dtype)
 
 
-class RGLRU(eqx.Module):
+class RGLRU(AbstractScanLayer):
     r"""The RG-LRU: a diagonal linear recurrence whose decay and input are gated by $x_t$.
 
     $$
@@ -74,16 +74,18 @@ class RGLRU(eqx.Module):
     Λ is drawn so that $a = \sigma(-\Lambda)$ lies on a ring, $a^2 \sim U[0.81, 0.998]$
     (the code's init; the paper says $a^c$, which the code does not do); θ ~ U[0, 0.1π).
 
-    `backend` (None: the current default) is the scan backend this layer always uses.
+    `backend` (None: the current default) is the scan backend this layer always uses
+    (a registered name or an instance; see
+    [`set_backend`][hawkzoo.backends.set_backend] for a built model).
     Under `jax.set_mesh` with a `seq` axis the scan splits time over it
-    ([`sequence_parallel_scan`][hawkzoo.sharding.sequence_parallel_scan]).
+    ([`sequence_parallel_scan`][hawkzoo.backends.sequence_parallel_scan]).
     """
 
     input_gate: BlockDiagonalLinear
     decay_gate: BlockDiagonalLinear
     decay_param: Float[Array, " state"]
     phase_param: Float[Array, " state"] | None
-    backend: str | AbstractScanBackend | None = eqx.field(static=True)
+    backend: AbstractScanBackend | None
 
     def __init__(
         self,
@@ -115,7 +117,7 @@ class RGLRU(eqx.Module):
             if complex_gates
             else None
         )
-        self.backend = backend
+        self.backend = None if backend is None else get(backend)
 
     @property
     def complex_gates(self) -> bool:

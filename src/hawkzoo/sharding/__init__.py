@@ -1,7 +1,7 @@
 """Scaling out on JAX meshes: data, tensor (model) and sequence parallelism."""
 
-from .._axes import AXES as AXES, DATA as DATA, MODEL as MODEL, SEQ as SEQ
-from ..backends._sequence_parallel import sequence_parallel_scan as sequence_parallel_scan
+from ..backends import sequence_parallel_scan as sequence_parallel_scan
+from ..backends._sequence_parallel import AXES as AXES, DATA as DATA, MODEL as MODEL, SEQ as SEQ
 from ._mesh import make_mesh as make_mesh, parse_axes as parse_axes
 from ._rules import (
     batch_axis as batch_axis,

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 import jax
 from jax.sharding import AxisType, Mesh
 
-from .._axes import AXES
+from ..backends._sequence_parallel import AXES
 
 
 def parse_axes(text: str) -> dict[str, int]:

@@ -8,7 +8,7 @@ import jax
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from .._axes import DATA, MODEL, SEQ
+from ..backends._sequence_parallel import DATA, MODEL, SEQ
 from ..model import LanguageModel
 from ..nn import (
     RGLRU,

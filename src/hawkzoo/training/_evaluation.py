@@ -5,7 +5,7 @@ import math
 import jax
 import numpy as np
 
-from .._axes import DATA
+from ..backends._sequence_parallel import DATA
 from ..data import AbstractTask, Batch, Document, pack
 from ..model import LanguageModel
 from ..tokenizers._bytes import SPECIAL_IDS

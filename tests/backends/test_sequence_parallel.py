@@ -10,10 +10,9 @@ from hypothesis import given, strategies as st
 from jax.sharding import PartitionSpec as P
 
 from hawkzoo import linear_scan
-from hawkzoo.backends import PallasGPU
-from hawkzoo.sharding import sequence_parallel_scan
+from hawkzoo.backends import PallasGPU, sequence_parallel_scan
 
-from ..backends.problems import check_against_oracle, problems, runnable_backends
+from .problems import check_against_oracle, problems, runnable_backends
 from ..pairwise import all_pairs
 
 pytestmark = pytest.mark.skipif(
