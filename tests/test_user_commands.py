@@ -32,6 +32,15 @@ def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
     assert capsys.readouterr().out.split() == ["True", "True", "8579977216"]
 
 
+def test_the_backends_guide_sets_the_layer_tier():
+    page = ROOT / "docs" / "usage" / "choosing-a-scan-backend.md"
+    (block,) = [b for b in _python_blocks(page) if "set_backend" in b]
+    namespace = {}
+    exec(compile(block, str(page), "exec"), namespace)
+    rg_lru = namespace["again"].blocks[0].temporal.rg_lru
+    assert rg_lru.backend is None
+
+
 def test_the_scaling_out_guide_runs(capsys):
     page = ROOT / "docs" / "usage" / "scaling-out.md"
     namespace = {}

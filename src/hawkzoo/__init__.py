@@ -1,5 +1,7 @@
 """hawkzoo: Griffin, Hawk, RecurrentGemma and the RG-LRU in JAX and Equinox."""
 
+import importlib.metadata
+
 from . import (
     backends as backends,
     checkpoints as checkpoints,
@@ -14,4 +16,4 @@ from . import (
 from .backends import linear_scan as linear_scan
 from .model import LanguageModel as LanguageModel, ModelConfig as ModelConfig
 
-__version__ = "0.1.0.dev0"
+__version__ = importlib.metadata.version("hawkzoo")

@@ -172,7 +172,7 @@ def test_an_empty_folder_and_an_existing_run_are_refused(tmp_path, capsys):
 
 
 def test_a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    flags = [*SMALL, "--lr", "1e30", "--set", "warmup_steps=0", "--set", "checkpoint_every=1"]
+    flags = [*SMALL, "--lr", "1e30", "--set", "warmup=0", "--set", "checkpoint_every=1"]
     assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the loss is nan at step 2" in err, err

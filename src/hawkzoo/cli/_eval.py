@@ -16,6 +16,7 @@ from ..training._config import make_config
 from ..training._evaluation import loss_by_position
 from ..training._plots import line_plot
 from ..training._run import CHECKPOINT
+from ._backend import add_flag as add_backend_flag, using
 
 
 def add_to(commands) -> None:
@@ -35,6 +36,7 @@ def add_to(commands) -> None:
     parser.add_argument(
         "--position-length", type=int, help="tokens of each long document (8 x seq_len)"
     )
+    add_backend_flag(parser, "the run's own")
     parser.set_defaults(run=run)
 
 
@@ -43,15 +45,17 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = folder / CHECKPOINT if (folder / CHECKPOINT).is_dir() else folder
     record = read_record(checkpoint)
     config = make_config(record["config"])
-    model = load(checkpoint)
-    out = pathlib.Path(args.out) if args.out else checkpoint.parent
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"{checkpoint}: {config.preset} at step {record['step']}")
-    task = config.make_task()
-    if task is None:
-        report = _text(model, config, record, args, out)
-    else:
-        report = _task(model, config, task, args, out)
+    backend = args.backend or config.backend
+    with using(backend):
+        model = load(checkpoint)
+        out = pathlib.Path(args.out) if args.out else checkpoint.parent
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"{checkpoint}: {config.preset} at step {record['step']}")
+        task = config.make_task()
+        if task is None:
+            report = _text(model, config, record, args, out)
+        else:
+            report = _task(model, config, task, args, out)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'eval.json'}")
     return 0

@@ -13,6 +13,7 @@ from ..model import LanguageModel, build, presets
 from ..sampling import generate
 from ..sharding import DATA, MODEL, shard_model
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
+from ._backend import add_flag as add_backend_flag, using
 from ._mesh import add_flags as add_mesh_flags, mesh_from
 
 SAMPLING_AXES = (DATA, MODEL)
@@ -43,6 +44,7 @@ def add_to(commands) -> None:
     parser.add_argument("--stop", type=int, action="append", help="a stop token id (repeatable)")
     parser.add_argument("--stream", action="store_true", help="print tokens as they come")
     add_mesh_flags(parser, SAMPLING_AXES)
+    add_backend_flag(parser, "auto")
     parser.set_defaults(run=run)
 
 
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         texts += [line for line in lines if line.strip()]
     if not texts:
         raise ValueError("give a prompt with --prompt or --prompts-file")
+    backend = using(args.backend)
     mesh = mesh_from(args, SAMPLING_AXES)
     model = _model(args)
     tokenizer = _tokenizer(args.tokenizer, model)
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         texts = [instruction_prompt(text) for text in texts]
     prompts = [tokenizer.encode(text) for text in texts]
     printer = _StreamPrinter(tokenizer, texts) if args.stream else None
-    with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
+    with backend, jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
         generation = generate(
             model if mesh is None else shard_model(model, mesh),
             prompts,

@@ -22,7 +22,7 @@ FLAGS = {  # flag: (config field, type, help)
     "seq_len": (int, "tokens per row"),
     "learning_rate": (float, "the peak learning rate"),
     "seed": (int, "weights, data order and sampling"),
-    "backend": (str, "the scan backend"),
+    "backend": (str, "the scan backend of every model call: steps, evaluations, the sample"),
 }
 
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         stop_after=args.stop_after,
         mesh=mesh_from(args),
         optimizer_over_data=args.optimizer_over_data,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress and sys.stdout.isatty() and sys.stderr.isatty(),
     )
     print(f"saved {result.folder / CHECKPOINT} at step {result.step}")
     if result.sample is not None:

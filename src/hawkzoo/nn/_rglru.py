@@ -3,7 +3,6 @@
 import functools
 import math
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr

@@ -31,7 +31,8 @@ class TrainConfig:
     - `seq_len`: tokens per row; None for 256 on text, a task's `train_length`.
     - `batch_size` rows per step, as `accumulate` micro-batches of `batch_size /
       accumulate` rows whose gradients are summed.
-    - AdamW with `learning_rate` warmed up linearly over `warmup_steps` and decayed by a
+    - AdamW with `learning_rate` warmed up linearly over `warmup` (a number of steps, or
+      a float in [0, 1]: that fraction of `steps`) and decayed by a
       cosine to `final_learning_rate_fraction` of it at `steps`; gradients clipped to a
       global norm of `clip_norm`; no decay on arrays named in `no_decay`.
     - Every `log_every` steps a line of metrics, every `eval_every` an evaluation on
@@ -49,7 +50,7 @@ class TrainConfig:
     batch_size: int = 16
     accumulate: int = 1
     learning_rate: float = 3e-3
-    warmup_steps: int = 60
+    warmup: int | float = 0.1
     final_learning_rate_fraction: float = 0.1
     b1: float = 0.9
     b2: float = 0.98
@@ -80,10 +81,10 @@ class TrainConfig:
                 "a positive integer",
             )
         _check(
-            "warmup_steps",
-            self.warmup_steps,
-            lambda v: isinstance(v, int) and v >= 0,
-            "an integer ≥ 0",
+            "warmup",
+            self.warmup,
+            lambda v: (type(v) is int and v >= 0) or (type(v) is float and 0 <= v <= 1),
+            "a number of steps (an integer ≥ 0) or a fraction of the run (a float in [0, 1])",
         )
         _check(
             "seq_len",
@@ -114,6 +115,13 @@ class TrainConfig:
             )
         if task is not None:
             task.check_length(self.row_length)
+
+    @property
+    def warmup_steps(self) -> int:
+        """The steps of the linear warm-up: `warmup`, or that fraction of `steps`."""
+        if isinstance(self.warmup, float):
+            return round(self.warmup * self.steps)
+        return self.warmup
 
     @property
     def row_length(self) -> int:

@@ -7,14 +7,15 @@ import math
 import pathlib
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import equinox as eqx
 import jax
 import numpy as np
+import optax
 import tqdm
-from jax.sharding import Mesh
+from jax.sharding import Mesh, NamedSharding
 
 from .. import backends
 from ..data import AbstractTask, Batch, Corpus, PackedText, load_corpus
@@ -66,11 +67,69 @@ def train(
     model and optimiser state split by [`hawkzoo.sharding`](../api/sharding.md)'s rules
     (`optimizer_over_data=True`: the optimiser state over the `data` axis too), batches
     over `data` and `seq`. A run saved on one mesh resumes on another, or on one device.
+
+    `config.backend` is the scan backend of every model call: the steps, the evaluations
+    and the final sample. `progress` shows a progress bar; without one, `log` gets a line
+    of metrics every `config.log_every` steps.
     """
-    out = pathlib.Path(out)
-    checkpoint = out / CHECKPOINT
     if stop_after is not None and stop_after < 1:
         raise ValueError(f"stop_after must be a step, 1 or more; got {stop_after}")
+    last = min(stop_after if stop_after is not None else config.steps, config.steps)
+    run, state, sample_key = _start(config, pathlib.Path(out), resume, log)
+    if mesh is not None:
+        run, state = _on_mesh(run, state, mesh, optimizer_over_data, log)
+    with backends.use(config.backend) if config.backend else contextlib.nullcontext():
+        with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
+            state, loss = _loop(run, state, last, progress, log)
+            evaluation = run.data.evaluate(state.model, quick=False)
+        run.write_metrics({"step": state.step, "final": True} | evaluation)
+        log(f"step {state.step}: {_describe(evaluation)}")
+        sample = None  # outside the mesh: a prompt need not split over its sequence axis
+        if run.data.task is None and state.step == config.steps and config.sample_tokens:
+            sample = _sample(state.model, config, sample_key)
+            (run.out / "sample.txt").write_text(sample)
+    _plot(run.out)
+    return RunResult(state.step, loss, evaluation, sample, run.out)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What a run holds fixed from its start: where it writes, its data and optimiser,
+    and where its arrays live."""
+
+    config: TrainConfig
+    out: pathlib.Path
+    data: "_Data"
+    tx: optax.GradientTransformation
+    record: dict[str, Any]
+    placement: tuple[Any, Any] | None = None
+    batch_placement: NamedSharding | None = None
+
+    @property
+    def checkpoint(self) -> pathlib.Path:
+        return self.out / CHECKPOINT
+
+    def save(self, state: RunState) -> None:
+        rows = state.step * self.config.batch_size
+        try:
+            save_run(self.checkpoint, state, self.record | {"data_position": {"rows": rows}})
+        except OSError as error:
+            kept = read_record(self.checkpoint)["step"] if self.checkpoint.exists() else None
+            raise OSError(
+                f"saving step {state.step} failed ({error}); {self.checkpoint} "
+                + ("holds no checkpoint" if kept is None else f"still holds step {kept}")
+            ) from error
+
+    def write_metrics(self, entry: dict[str, Any]) -> None:
+        with (self.out / METRICS).open("a") as file:
+            file.write(json.dumps(entry) + "\n")
+
+
+def _start(
+    config: TrainConfig, out: pathlib.Path, resume: bool, log: Callable[[str], None]
+) -> tuple[_Run, RunState, jax.Array]:
+    """A fresh run's state, or the saved one of the run in `out` when `resume`."""
+    checkpoint = out / CHECKPOINT
     saved = read_record(checkpoint) if resume else None
     if saved is not None:
         if saved["config"] != json.loads(json.dumps(config.to_dict())):
@@ -90,88 +149,105 @@ def train(
         _check_corpus(saved, data.corpus)
         _truncate_metrics(out / METRICS, state.step)
         log(f"resumed from step {state.step}")
-    placement = batch_placement = None
-    if mesh is not None:
-        batch_placement = batch_sharding(mesh, data.batch_shape)
-        model_placement = model_shardings(state.model, mesh)
-        placement = (
-            model_placement,
-            optimizer_shardings(
-                tx, state.opt_state, model_placement, over_data=optimizer_over_data
-            ),
-        )
-        state = state._replace(
-            model=jax.device_put(state.model, placement[0]),
-            opt_state=jax.device_put(state.opt_state, placement[1]),
-        )
-        devices = mesh.devices.flat
-        log(f"mesh: {dict(mesh.shape)}, {len(devices)} {devices[0].platform} devices")
     out.mkdir(parents=True, exist_ok=True)
     record = {"config": config.to_dict(), "corpus": data.corpus_record(), "versions": _versions()}
+    return _Run(config, out, data, tx, record), state, sample_key
 
-    def save(state: RunState) -> None:
-        rows = state.step * config.batch_size
-        try:
-            save_run(checkpoint, state, record | {"data_position": {"rows": rows}})
-        except OSError as error:
-            kept = read_record(checkpoint)["step"] if checkpoint.exists() else None
-            raise OSError(
-                f"saving step {state.step} failed ({error}); {checkpoint} "
-                + ("holds no checkpoint" if kept is None else f"still holds step {kept}")
-            ) from error
 
-    last = stop_after if stop_after is not None else config.steps
-    last = min(last, config.steps)
-    schedule = learning_rate_schedule(config)
-    tokens_per_step = config.batch_size * config.row_length
-    loss = math.nan
-    with (
-        backends.use(config.backend) if config.backend else contextlib.nullcontext(),
-        jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext(),
-        (out / METRICS).open("a") as metrics,
-    ):
-        progress_bar = tqdm.tqdm(total=config.steps, initial=state.step, disable=not progress)
-        with progress_bar as bar:
-            logged = (state.step, time.perf_counter())
-            while state.step < last:
-                batch = data.train_batch(state.key, state.step)
-                if batch_placement is not None:
-                    batch = jax.device_put(batch, batch_placement)
-                model, opt_state, step_metrics = train_step(
-                    tx, state.model, state.opt_state, batch, placement=placement
-                )
-                loss = step_metrics["loss"].item()
-                _stop_if_diverged(loss, state.step + 1, checkpoint)
-                state = RunState(model, opt_state, state.step + 1, state.key)
-                bar.update()
-                if state.step % config.log_every == 0 or state.step == last:
-                    now = time.perf_counter()
-                    rate = tokens_per_step * (state.step - logged[0]) / (now - logged[1])
-                    entry = {
-                        "step": state.step,
-                        "loss": loss,
-                        "grad_norm": step_metrics["grad_norm"].item(),
-                        "learning_rate": schedule(state.step - 1).item(),
-                        "tokens_per_s": rate,
-                    }
-                    bar.set_postfix(loss=f"{loss:.3f}", tokens_per_s=f"{entry['tokens_per_s']:.0f}")
-                    _write(metrics, entry)
-                    logged = (state.step, now)
+def _on_mesh(
+    run: _Run, state: RunState, mesh: Mesh, optimizer_over_data: bool, log: Callable[[str], None]
+) -> tuple[_Run, RunState]:
+    """The run with its model, optimiser state and batches placed on `mesh`."""
+    model_placement = model_shardings(state.model, mesh)
+    opt_placement = optimizer_shardings(
+        run.tx, state.opt_state, model_placement, over_data=optimizer_over_data
+    )
+    state = state._replace(
+        model=jax.device_put(state.model, model_placement),
+        opt_state=jax.device_put(state.opt_state, opt_placement),
+    )
+    devices = mesh.devices.flat
+    log(f"mesh: {dict(mesh.shape)}, {len(devices)} {devices[0].platform} devices")
+    run = dataclasses.replace(
+        run,
+        placement=(model_placement, opt_placement),
+        batch_placement=batch_sharding(mesh, run.data.batch_shape),
+    )
+    return run, state
+
+
+def _loop(
+    run: _Run, state: RunState, last: int, progress: bool, log: Callable[[str], None]
+) -> tuple[RunState, float]:
+    """Steps up to `last`, with metrics, evaluations and checkpoints on their schedules."""
+    config, loss = run.config, math.nan
+    with tqdm.tqdm(total=config.steps, initial=state.step, disable=not progress) as bar:
+
+        def say(line: str) -> None:  # whole lines, the bar redrawn below them
+            with bar.external_write_mode():
+                log(line)
+
+        meter = _Throughput(state.step, config.batch_size * config.row_length)
+        while state.step < last:
+            batch = run.data.train_batch(state.key, state.step)
+            if run.batch_placement is not None:
+                batch = jax.device_put(batch, run.batch_placement)
+            model, opt_state, metrics = train_step(
+                run.tx, state.model, state.opt_state, batch, placement=run.placement
+            )
+            loss = metrics["loss"].item()
+            _stop_if_diverged(loss, state.step + 1, run.checkpoint)
+            state = RunState(model, opt_state, state.step + 1, state.key)
+            bar.update()
+            if state.step % config.log_every == 0 or state.step == last:
+                entry = _step_entry(run, state.step, loss, metrics, meter.rate(state.step))
+                run.write_metrics(entry)
+                bar.set_postfix(loss=f"{loss:.3f}", tokens_per_s=f"{entry['tokens_per_s']:.0f}")
+                if not progress:
+                    say(f"step {state.step}: loss {loss:.4f}, {entry['tokens_per_s']:.0f} tokens/s")
+            with meter.paused():  # evaluations and saves are not training time
                 if state.step % config.eval_every == 0 and state.step < last:
-                    evaluation = data.evaluate(state.model, quick=True)
-                    _write(metrics, {"step": state.step} | evaluation)
-                    log(f"step {state.step}: loss {loss:.4f}, {_describe(evaluation)}")
+                    evaluation = run.data.evaluate(state.model, quick=True)
+                    run.write_metrics({"step": state.step} | evaluation)
+                    say(f"step {state.step}: loss {loss:.4f}, {_describe(evaluation)}")
                 if state.step % config.checkpoint_every == 0 or state.step == last:
-                    save(state)
-        evaluation = data.evaluate(state.model, quick=False)
-        _write(metrics, {"step": state.step, "final": True} | evaluation)
-        log(f"step {state.step}: {_describe(evaluation)}")
-    sample = None  # outside the mesh: a prompt need not split over its sequence axis
-    if data.task is None and state.step == config.steps and config.sample_tokens:
-        sample = _sample(state.model, config, sample_key)
-        (out / "sample.txt").write_text(sample)
-    _plot(out)
-    return RunResult(state.step, loss, evaluation, sample, out)
+                    run.save(state)
+    return state, loss
+
+
+class _Throughput:
+    """Training tokens a second since the last reading, with paused time left out."""
+
+    def __init__(self, step: int, tokens_per_step: int):
+        self.tokens_per_step = tokens_per_step
+        self.step, self.since, self.excluded = step, time.perf_counter(), 0.0
+
+    def rate(self, step: int) -> float:
+        now = time.perf_counter()
+        rate = self.tokens_per_step * (step - self.step) / (now - self.since - self.excluded)
+        self.step, self.since, self.excluded = step, now, 0.0
+        return rate
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.excluded += time.perf_counter() - start
+
+
+def _step_entry(
+    run: _Run, step: int, loss: float, metrics: dict[str, jax.Array], rate: float
+) -> dict[str, Any]:
+    schedule = learning_rate_schedule(run.config)
+    return {
+        "step": step,
+        "loss": loss,
+        "grad_norm": metrics["grad_norm"].item(),
+        "learning_rate": schedule(step - 1).item(),
+        "tokens_per_s": rate,
+    }
 
 
 class _Data:
@@ -247,11 +323,6 @@ def _truncate_metrics(path: pathlib.Path, step: int) -> None:
     entries = [(line, json.loads(line)) for line in path.read_text().splitlines()]
     lines = [line for line, entry in entries if entry["step"] <= step and "final" not in entry]
     path.write_text("".join(line + "\n" for line in lines))
-
-
-def _write(file, entry: dict[str, Any]) -> None:
-    file.write(json.dumps(entry) + "\n")
-    file.flush()
 
 
 def _describe(evaluation: dict[str, float]) -> str:
