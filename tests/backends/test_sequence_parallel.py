@@ -12,8 +12,8 @@ from jax.sharding import PartitionSpec as P
 from hawkzoo import linear_scan
 from hawkzoo.backends import PallasGPU, sequence_parallel_scan
 
-from .problems import check_against_oracle, problems, runnable_backends
 from ..pairwise import all_pairs
+from .problems import check_against_oracle, problems, runnable_backends
 
 pytestmark = pytest.mark.skipif(
     jax.device_count() < 8, reason="needs 8 devices (the test suite simulates 8 on CPU)"

@@ -48,7 +48,8 @@ def run(tmp_path_factory):
         (text / f"{i}.txt").write_text(f"document {i}: " + "the quick brown fox " * 20)
     printed = io.StringIO()
     with lowered(root / "train-programs") as scopes, contextlib.redirect_stdout(printed):
-        code = main(["train", *SMALL, "--data", str(text), "--backend", "chunked", "--out", str(root / "run")])  # fmt: skip
+        flags = ["--data", str(text), "--backend", "chunked", "--out", str(root / "run")]
+        code = main(["train", *SMALL, *flags])
     assert code == 0
     return root / "run", scopes, printed.getvalue()
 
