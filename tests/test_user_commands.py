@@ -24,6 +24,7 @@ def test_the_quickstart_runs(capsys):
     assert 0 <= difference < 1e-3
 
 
+@pytest.mark.slow  # the 9B preset abstractly, a tiny one for real: 15 s
 def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     page = ROOT / "docs" / "usage" / "models.md"
@@ -41,6 +42,7 @@ def test_the_backends_guide_sets_the_layer_tier():
     assert rg_lru.backend is None
 
 
+@pytest.mark.slow  # sharded steps on 8 simulated devices
 def test_the_scaling_out_guide_runs(capsys):
     page = ROOT / "docs" / "usage" / "scaling-out.md"
     namespace = {}
@@ -81,6 +83,7 @@ def benchmark():
     return _benchmark("scan")
 
 
+@pytest.mark.slow  # every method compiled, the official ones too
 def test_the_benchmark_measures_every_method_and_reports_the_targets(benchmark, tmp_path):
     results = benchmark.measure((2, 16, 8), jnp.float32, repetitions=1, slow_compiles=False)
     methods = {(r["method"], r["layout"], r["pass"]) for r in results}

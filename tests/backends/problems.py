@@ -60,6 +60,15 @@ def skip_if_refused(backend, a, x) -> None:
         pytest.skip(f"over {longest} steps in the GPU interpreter")
 
 
+def case_id(case: dict) -> str:
+    """A test id for a case of a pairwise list: its mesh if any, length, channels, dtype
+    and the flags that are set."""
+    flags = [k for k in ("with_h0", "with_reset", "reverse") if case[k]]
+    channels = "x".join(map(str, case["channels"])) or "scalar"
+    mesh = [case["mesh"]] if "mesh" in case else []
+    return "-".join([*mesh, f"T{case['steps']}", channels, case["dtype"], *flags])
+
+
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "complex64": jnp.complex64}
 
 

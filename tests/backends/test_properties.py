@@ -121,7 +121,13 @@ def test_vmap_equals_a_loop_over_rows(backend, dtype, data):
         )
 
 
-@pytest.mark.parametrize("backend", SLOW_IN_GPU_INTERPRETER)
+@pytest.mark.parametrize(
+    "backend",  # associative is JAX's own autodiff and batching, and 10 s to compile: slow
+    [
+        pytest.param(*p.values, marks=[pytest.mark.slow], id=p.id) if p.id == "associative" else p
+        for p in SLOW_IN_GPU_INTERPRETER
+    ],
+)
 def test_nested_vmap_and_grad_of_vmap_equal_loops(backend):
     key = jax.random.key(0)
     a = jax.random.uniform(key, (2, 3, 16, 4))

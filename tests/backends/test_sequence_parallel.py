@@ -13,7 +13,7 @@ from hawkzoo import linear_scan
 from hawkzoo.backends import PallasGPU, sequence_parallel_scan
 
 from ..pairwise import all_pairs
-from .problems import check_against_oracle, problems, runnable_backends
+from .problems import case_id, check_against_oracle, problems, runnable_backends
 
 pytestmark = pytest.mark.skipif(
     jax.device_count() < 8, reason="needs 8 devices (the test suite simulates 8 on CPU)"
@@ -37,13 +37,7 @@ CASES = all_pairs(
 )
 
 
-def _case_id(case):
-    flags = [k for k in ("with_h0", "with_reset", "reverse") if case[k]]
-    channels = "x".join(map(str, case["channels"])) or "scalar"
-    return "-".join([case["mesh"], f"T{case['steps']}", channels, case["dtype"], *flags])
-
-
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 @given(data=st.data())
 def test_matches_oracle(case, data):
     problem = data.draw(

@@ -20,7 +20,8 @@ TOKENS = jax.random.randint(jax.random.key(3), (LENGTH,), 0, 64)
 POSITIONS = jnp.arange(LENGTH)
 
 
-@pytest.fixture(scope="module", params=["griffin", "mqa"])
+# The MQA baseline compiles a decoding loop over a cache as long as the row: slow step.
+@pytest.fixture(scope="module", params=["griffin", pytest.param("mqa", marks=pytest.mark.slow)])
 def model(request) -> LanguageModel:
     """Griffin (recurrent and local attention) and the MQA baseline (global attention)."""
     window = None if request.param == "mqa" else WINDOW

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import pytest
 
 from hawkzoo import backends
 from hawkzoo.checkpoints import official_module, to_flax
@@ -11,6 +12,7 @@ from ..backends.test_selection import traced_backends
 from ..official import small_config
 
 
+@pytest.mark.slow  # the official model initialised at width 128: 12 s
 def test_every_parameter_has_the_official_initial_scale():
     config = small_config("griffin", width=128, mlp_width=384, lru_width=256, vocab_size=256)
     tokens = jnp.zeros((1, 4), jnp.int32)

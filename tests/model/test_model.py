@@ -41,6 +41,7 @@ def test_vmap_equals_a_loop_over_rows(model):
         )
 
 
+@pytest.mark.slow  # two gradient programs of Griffin: 12 s
 def test_remat_leaves_the_gradients_unchanged():
     model = LanguageModel(small_config("griffin"), key=jax.random.key(0))
     tokens = jnp.arange(12) % 64

@@ -16,7 +16,8 @@ from ..official import small_config
 PROMPTS = [[2, 5, 6, 7, 8, 9], [2, 9], [2, *range(10, 40)]]
 
 
-@pytest.fixture(scope="module", params=["griffin", "mqa"])
+# The MQA baseline compiles a decoding loop over a cache as long as the row: slow step.
+@pytest.fixture(scope="module", params=["griffin", pytest.param("mqa", marks=pytest.mark.slow)])
 def model(request) -> LanguageModel:
     window = None if request.param == "mqa" else 4
     config = small_config(request.param, attention_window=window)

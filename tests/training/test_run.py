@@ -14,7 +14,7 @@ def test_evaluation_lines_start_on_a_line_of_their_own_beside_the_bar(tmp_path):
         (text / f"{i}.txt").write_text(f"document {i}: " + "the quick brown fox " * 20)
     config = TrainConfig(
         preset="tiny-hawk", model={"num_layers": 2}, data=str(text), seq_len=32, batch_size=4,
-        steps=2, eval_every=1, eval_rows=4, sample_tokens=0, backend="chunked",
+        steps=2, eval_every=1, eval_rows=4, sample_tokens=0,
     )  # fmt: skip
     terminal = io.StringIO()  # the bar (stderr) and the lines (stdout) on one screen
     with contextlib.redirect_stdout(terminal), contextlib.redirect_stderr(terminal):
