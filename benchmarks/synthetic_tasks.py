@@ -67,7 +67,7 @@ def run(task: str, family: str, seed: int, out: Path, learning_rate: float = LEA
     train(settings, folder, progress=False, log=lambda _: None)
     seconds = time.perf_counter() - tic
     model = checkpoints.load(folder / "checkpoint")
-    entries = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
+    entries = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     curve = [(e["step"], e["accuracy"]) for e in entries if "accuracy" in e]
     key = jax.random.key(1000 + seed)
     lengths = [n * settings.row_length for n in EXPERIMENTS[task]["lengths"]]

@@ -50,7 +50,10 @@ def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(tmp_path):
     assert (whole / "metrics.jsonl").read_text().count("loss") == 6
 
     def losses(run):
-        return [json.loads(line).get("loss") for line in (run / "metrics.jsonl").open()]
+        return [
+            json.loads(line).get("loss")
+            for line in (run / "metrics.jsonl").read_text().splitlines()
+        ]
 
     assert losses(resumed) == losses(whole)
     assert (resumed / "loss.png").stat().st_size > 0
@@ -66,7 +69,9 @@ def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(tmp
 
     def losses(run):
         return [
-            json.loads(line)["loss"] for line in (run / "metrics.jsonl").open() if "loss" in line
+            json.loads(line)["loss"]
+            for line in (run / "metrics.jsonl").read_text().splitlines()
+            if "loss" in line
         ]
 
     expected = losses(tmp_path / "one")
