@@ -68,8 +68,10 @@ def test_auto_is_the_default_and_use_nests_and_restores():
     with pytest.raises(RuntimeError), backends.use("sequential"):
         raise RuntimeError
     assert backends.current() == backends.Auto()
-    with pytest.raises(ValueError, match="unknown scan backend"), backends.use("nope"):
-        pass
+    with pytest.raises(ValueError, match="unknown scan backend"):
+        backends.use("nope")  # at the call, before any block is entered
+    with backends.use("chunked"), backends.use(None) as unchanged:  # None: an unset option
+        assert unchanged == backends.Chunked() == backends.current()
 
 
 def test_precedence_argument_over_context():

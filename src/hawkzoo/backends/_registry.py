@@ -59,14 +59,24 @@ def current() -> AbstractScanBackend:
         raise
 
 
-@contextlib.contextmanager
-def use(backend: str | AbstractScanBackend) -> Iterator[AbstractScanBackend]:
+def use(
+    backend: str | AbstractScanBackend | None,
+) -> contextlib.AbstractContextManager[AbstractScanBackend]:
     """Makes `backend` the default scan backend inside a `with` block (or a decorated function).
 
     The choice is part of `jax.jit`'s cache key, so a jitted function called inside the
     block runs this backend, retracing if it was traced under another. The value is
-    thread-local; explicit `backend=` arguments and layer fields still win.
+    thread-local; explicit `backend=` arguments and layer fields still win. A name is
+    checked at the call, before the block; None leaves the current default in place (for
+    an optional setting).
     """
-    chosen = get(backend)
+    return _using(None if backend is None else get(backend))
+
+
+@contextlib.contextmanager
+def _using(chosen: AbstractScanBackend | None) -> Iterator[AbstractScanBackend]:
+    if chosen is None:
+        yield current()
+        return
     with _default(chosen):
         yield chosen

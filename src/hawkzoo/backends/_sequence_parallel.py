@@ -1,5 +1,7 @@
 """The linear recurrence with its time axis split across the devices of a mesh axis."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax.sharding import AbstractMesh, AxisType, Mesh, NamedSharding, PartitionSpec as P
@@ -72,12 +74,12 @@ def sequence_parallel_scan(
             _, local_last = scan_normalized(chosen, a, x, jnp.zeros_like(h0), reverse=reverse)
             return jnp.prod(a.astype(h0.dtype), axis=0), local_last
 
-        def carry(decay, local_last, h0):
-            return _carry_across_devices(decay, local_last, h0, axis, devices, reverse)
-
         def rescan(start):
             return scan_normalized(chosen, a, x, start, reverse=reverse)[0]
 
+        carry = functools.partial(
+            _carry_across_devices, axis=axis, devices=devices, reverse=reverse
+        )
         return two_level_scan(summarize, carry, rescan, h0)
 
     time, channels = (

@@ -8,6 +8,7 @@ import pathlib
 
 import jax
 
+from .. import backends
 from ..checkpoints import load
 from ..data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
 from ..training import accuracy, bits_per_byte, held_out_rows
@@ -16,7 +17,7 @@ from ..training._config import make_config
 from ..training._evaluation import loss_by_position
 from ..training._plots import line_plot
 from ..training._run import CHECKPOINT
-from ._backend import add_flag as add_backend_flag, using
+from ._backend import add_flag as add_backend_flag
 
 
 def add_to(commands) -> None:
@@ -45,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = folder / CHECKPOINT if (folder / CHECKPOINT).is_dir() else folder
     record = read_record(checkpoint)
     config = make_config(record["config"])
-    backend = args.backend or config.backend
-    with using(backend):
+    with backends.use(args.backend or config.backend):
         model = load(checkpoint)
         out = pathlib.Path(args.out) if args.out else checkpoint.parent
         out.mkdir(parents=True, exist_ok=True)

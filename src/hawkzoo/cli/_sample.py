@@ -8,12 +8,13 @@ import sys
 import jax
 import numpy as np
 
+from .. import backends
 from ..checkpoints import load
 from ..model import LanguageModel, build, presets
 from ..sampling import generate
 from ..sharding import DATA, MODEL, shard_model
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
-from ._backend import add_flag as add_backend_flag, using
+from ._backend import add_flag as add_backend_flag
 from ._mesh import add_flags as add_mesh_flags, mesh_from
 
 SAMPLING_AXES = (DATA, MODEL)
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         texts += [line for line in lines if line.strip()]
     if not texts:
         raise ValueError("give a prompt with --prompt or --prompts-file")
-    backend = using(args.backend)
+    backend = backends.use(args.backend)
     mesh = mesh_from(args, SAMPLING_AXES)
     model = _model(args)
     tokenizer = _tokenizer(args.tokenizer, model)

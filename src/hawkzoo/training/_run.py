@@ -78,7 +78,7 @@ def train(
     run, state, sample_key = _start(config, pathlib.Path(out), resume, log)
     if mesh is not None:
         run, state = _on_mesh(run, state, mesh, optimizer_over_data, log)
-    with backends.use(config.backend) if config.backend else contextlib.nullcontext():
+    with backends.use(config.backend):
         with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
             state, loss = _loop(run, state, last, progress, log)
             evaluation = run.data.evaluate(state.model, quick=False)
@@ -188,6 +188,7 @@ def _loop(
                 log(line)
 
         meter = _Throughput(state.step, config.batch_size * config.row_length)
+        schedule = learning_rate_schedule(config)
         while state.step < last:
             batch = run.data.train_batch(state.key, state.step)
             if run.batch_placement is not None:
@@ -200,7 +201,13 @@ def _loop(
             state = RunState(model, opt_state, state.step + 1, state.key)
             bar.update()
             if state.step % config.log_every == 0 or state.step == last:
-                entry = _step_entry(run, state.step, loss, metrics, meter.rate(state.step))
+                entry = {
+                    "step": state.step,
+                    "loss": loss,
+                    "grad_norm": metrics["grad_norm"].item(),
+                    "learning_rate": schedule(state.step - 1).item(),
+                    "tokens_per_s": meter.rate(state.step),
+                }
                 run.write_metrics(entry)
                 bar.set_postfix(loss=f"{loss:.3f}", tokens_per_s=f"{entry['tokens_per_s']:.0f}")
                 if not progress:
@@ -235,19 +242,6 @@ class _Throughput:
             yield
         finally:
             self.excluded += time.perf_counter() - start
-
-
-def _step_entry(
-    run: _Run, step: int, loss: float, metrics: dict[str, jax.Array], rate: float
-) -> dict[str, Any]:
-    schedule = learning_rate_schedule(run.config)
-    return {
-        "step": step,
-        "loss": loss,
-        "grad_norm": metrics["grad_norm"].item(),
-        "learning_rate": schedule(step - 1).item(),
-        "tokens_per_s": rate,
-    }
 
 
 class _Data:
