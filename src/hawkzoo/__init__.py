@@ -6,6 +6,7 @@ from . import (
     backends as backends,
     checkpoints as checkpoints,
     data as data,
+    errors as errors,
     model as model,
     nn as nn,
     sampling as sampling,

@@ -92,3 +92,19 @@ def test_without_a_progress_bar_train_prints_a_line_every_log_every_steps(run):
     lines = [line for line in printed.splitlines() if re.match(r"step \d+: loss", line)]
     assert [line.split(":")[0] for line in lines] == ["step 1", "step 2"]
     assert all(re.search(r"loss \d+\.\d{4}, \d+ tokens/s$", line) for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--rows", "0"], "--rows must be a positive integer, got 0"),
+        (["--lengths", "abc"], "--lengths must be positive integers, comma-separated; got 'abc'"),
+        (["--lengths", "1,0"], "--lengths must be positive integers"),
+        (["--lengths", "1,2"], "--lengths is for task runs; this run trained on text"),
+        (["--position-length", "1"], "--position-length must be an integer ≥ 2 or None, got 1"),
+    ],
+)
+def test_bad_eval_flags_are_one_line_before_any_work(flags, message, run, capsys):
+    assert main(["eval", str(run[0]), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err

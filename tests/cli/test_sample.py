@@ -52,8 +52,17 @@ def test_streaming_prints_the_same_text_as_it_comes(capsys):
     "flags, message",
     [
         (["tiny-hawk"], "give a prompt with --prompt or --prompts-file"),
-        (["tiny-hawk", "--prompt", "x", "--top-p", "1.5"], r"top_p must lie in \(0, 1\]"),
+        (
+            ["tiny-hawk", "--prompt", "x", "--top-p", "1.5"],
+            r"top_p must be a number in \(0, 1\] or None",
+        ),
         (["tiny-hawk", "--prompt", "x", "--top-k", "0"], "top_k must be a positive integer"),
+        (["tiny-hawk", "--prompt", "x", "--temperature", "inf"], "temperature must be a finite"),
+        (["tiny-hawk", "--prompt", "x", "--seed", "-1"], r"--seed must be an integer in \[0, "),
+        (
+            ["tiny-hawk", "--prompt", "x", "--stop", "99999"],
+            r"a stop token must be an integer in \[0, 511\], got 99999",
+        ),
         (["no-such-model", "--prompt", "x"], "is neither a preset nor a checkpoint folder"),
         (["tiny-hawk", "--prompt", "x", "--tokenizer", "missing.model"], "no SentencePiece model"),
         (

@@ -15,8 +15,9 @@ from hawkzoo.cli import main
 from hawkzoo.training import _checkpoint
 
 SCRIPT = Path(sys.executable).parent / "hawkzoo"
-SMALL = [  # a two-block Hawk on short rows: seconds a step
+SMALL = [  # a two-block Hawk on short rows, this file its corpus: seconds a step and an eval
     "--preset", "tiny-hawk", "--seq-len", "32", "--batch-size", "4", "--steps", "6",
+    "--data", __file__,
     "--set", "model.num_layers=2", "--set", "eval_rows=4", "--set", "log_every=1",
     "--set", "sample_tokens=0", "--no-progress",
 ]  # fmt: skip
@@ -36,11 +37,18 @@ def _arrays(checkpoint: Path) -> list[np.ndarray]:
     return [np.asarray(leaf) for leaf in jax.tree.leaves(trees)]
 
 
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory) -> Path:
+    """A run of `SMALL` on one device, start to end: what the others must equal."""
+    out = tmp_path_factory.mktemp("whole") / "run"
+    _run(*SMALL, "--out", out)
+    return out
+
+
 @pytest.mark.slow
-def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(tmp_path):
+def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(whole, tmp_path):
     """Both legs in fresh processes, as a run killed and restarted would be."""
-    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    _run(*SMALL, "--out", whole)
+    resumed = tmp_path / "resumed"
     _run(*SMALL, "--out", resumed, "--stop-after", "3")
     assert json.loads((resumed / "checkpoint/training.json").read_text())["step"] == 3
     _run("--resume", "--out", resumed)
@@ -60,9 +68,8 @@ def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(tmp_path):
+def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(whole, tmp_path):
     mesh, other = tmp_path / "mesh", tmp_path / "other"
-    _run(*SMALL, "--out", tmp_path / "one")
     _run(*SMALL, "--out", mesh, "--cpu-devices", "8", "--mesh", "data=2,model=2,seq=2")
     _run(*SMALL, "--out", other, "--stop-after", "3", "--cpu-devices", "4", "--mesh", "data=4")
     _run("--resume", "--out", other, "--cpu-devices", "8", "--mesh", "seq=4,model=2")
@@ -74,12 +81,10 @@ def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(tmp
             if "loss" in line
         ]
 
-    expected = losses(tmp_path / "one")
+    expected = losses(whole)
     np.testing.assert_allclose(losses(mesh), expected, rtol=1e-4)
     np.testing.assert_allclose(losses(other), expected, rtol=1e-4)
-    for got, want in zip(
-        _arrays(mesh / "checkpoint"), _arrays(tmp_path / "one/checkpoint"), strict=True
-    ):
+    for got, want in zip(_arrays(mesh / "checkpoint"), _arrays(whole / "checkpoint"), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
 
 
@@ -138,15 +143,18 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
         (["--data", "/no/such/path"], "no such file or folder: /no/such/path"),
         (["--task", "selective-copying", "--seq-len", "20"], "needs rows of at least 32 tokens"),
         (["--seq-len", "1"], "seq_len must be an integer ≥ 2"),
-        (["--backend", "fast"], "unknown scan backend 'fast'"),
+        (
+            ["--backend", "fast"],
+            r"TrainConfig.backend must be one of .*sequential.* or None, got .fast.",
+        ),
         (["--set", "model.vocab_size=100"], "set model.vocab_size=256 or more"),
         (["--set", "stepz=3"], "unknown training setting stepz"),
         (["--set", "model.widht=3"], "model: .*widht"),
         (["--set", "steps"], "an override is key=value"),
-        (["--batch-size", "6", "--set", "accumulate=4"], "not divisible by accumulate=4"),
+        (["--batch-size", "6", "--set", "accumulate=4"], "accumulate=4 must divide batch_size=6"),
         (["--resume", "--steps", "3"], "--resume takes the run's settings from its checkpoint"),
-        (["--resume"], "no training checkpoint at"),
-        (["--stop-after", "0"], "stop_after must be a step, 1 or more; got 0"),
+        (["--resume"], r"no run to resume in \S+ \(no run.json and no checkpoint\)"),
+        (["--stop-after", "0"], "stop_after must be a positive integer or None, got 0"),
         (["--mesh", "data=3"], "the mesh data=3 has 3 devices, but there are 8 cpu devices"),
         (
             ["--mesh", "model=8"],
@@ -200,4 +208,8 @@ def test_a_full_disk_while_saving_keeps_the_last_checkpoint_whole(tmp_path, caps
     err = capsys.readouterr().err
     assert "saving step 2 failed" in err and "No space left" in err and "still holds step 1" in err
     assert json.loads((tmp_path / "run/checkpoint/training.json").read_text())["step"] == 1
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint", "metrics.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "checkpoint",
+        "metrics.jsonl",
+        "run.json",
+    ]

@@ -138,6 +138,38 @@ def test_mismatched_or_batched_inputs_are_refused():
         model(jnp.zeros((2, 3), int), jnp.zeros((2, 3), int))
 
 
+def test_inputs_of_the_wrong_kind_are_refused_naming_them_also_under_plain_jit():
+    hawk = LanguageModel(small_config("hawk"), key=jax.random.key(0))
+    griffin = LanguageModel(small_config("griffin"), key=jax.random.key(0))
+    tokens = jnp.arange(3)
+    cases = [
+        (hawk, tokens.astype(float), tokens, None, "tokens must be integers, got dtype float"),
+        (hawk, tokens, tokens + 0.5, None, "segment_pos must be integers, got dtype float"),
+        (
+            hawk,
+            tokens,
+            tokens,
+            hawk.init_state(batch_size=2),
+            r"state\[0\].conv has shape \(2, 3, 48\), one row of this model's \(3, 48\): a "
+            r"batched state goes with jax.vmap\(model\)",
+        ),
+        (
+            hawk,
+            tokens,
+            tokens,
+            griffin.init_state(8),
+            r"state\[2\] is AttentionState, but block 2 takes RecurrentState: a state of "
+            "another model",
+        ),
+        (hawk, tokens, tokens, hawk.init_state()[:1], "state must be a tuple of 3 block states"),
+    ]
+    for model, tokens_in, positions, state, message in cases:
+        with pytest.raises(ValueError, match=message):
+            model(tokens_in, positions, state)
+        with pytest.raises(ValueError, match=message):
+            jax.jit(lambda m, t, p, s: m(t, p, s)[0])(model, tokens_in, positions, state)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -146,10 +178,13 @@ def test_mismatched_or_batched_inputs_are_refused():
         ({"num_heads": 3}, r"ModelConfig.width=32 is not divisible by num_heads=3"),
         ({"num_heads": 16}, r"head width 2, which RoPE needs divisible by 4"),
         ({"num_gate_blocks": 5}, r"lru_width=48 is not divisible by num_gate_blocks=5"),
-        ({"block_pattern": ("recurrent", "mlp")}, r"unknown block type 'mlp'"),
-        ({"block_pattern": ()}, r"block_pattern must name at least one"),
+        (
+            {"block_pattern": ("recurrent", "mlp")},
+            r"block_pattern must be a non-empty list of recurrent, attention, got \('recurrent'",
+        ),
+        ({"block_pattern": ()}, r"block_pattern must be a non-empty list of"),
         ({"attention_window": 0}, r"attention_window must be a positive integer or None"),
-        ({"logits_soft_cap": -1.0}, r"logits_soft_cap must be positive or None"),
+        ({"logits_soft_cap": -1.0}, r"logits_soft_cap must be a finite number > 0 or None"),
         ({"param_dtype": "int8"}, r"param_dtype must be one of"),
     ],
 )

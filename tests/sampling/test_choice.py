@@ -56,10 +56,12 @@ def test_temperature_sharpens_and_flattens_the_distribution():
 @pytest.mark.parametrize(
     "fields, message",
     [
-        (dict(temperature=-1.0), "temperature must be 0"),
+        (dict(temperature=-1.0), "temperature must be a finite number ≥ 0, got -1.0"),
+        (dict(temperature=float("inf")), "temperature must be a finite number ≥ 0, got inf"),
+        (dict(top_k=2.5), "top_k must be a positive integer or None, got 2.5"),
         (dict(top_k=0), "top_k must be a positive integer"),
-        (dict(top_p=0.0), r"top_p must lie in \(0, 1\]"),
-        (dict(top_p=1.5), r"top_p must lie in \(0, 1\]"),
+        (dict(top_p=0.0), r"top_p must be a number in \(0, 1\] or None"),
+        (dict(top_p=1.5), r"top_p must be a number in \(0, 1\] or None"),
     ],
 )
 def test_bad_settings_are_refused(fields, message):

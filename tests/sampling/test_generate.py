@@ -82,7 +82,7 @@ def test_streaming_delivers_every_token_in_order(griffin):
         ([[]], {}, "prompt 0 is empty"),
         ([[2, 3], [2, 64]], {}, r"prompt 1 has token ids outside \[0, vocab_size=64\)"),
         ([[2] * 30], dict(max_length=32), "a prompt of 30 tokens and max_new_tokens=4 exceed"),
-        ([[2]], dict(top_p=0.0), r"top_p must lie in \(0, 1\]"),
+        ([[2]], dict(top_p=0.0), r"top_p must be a number in \(0, 1\] or None"),
         ([[2]], dict(top_k=0), "top_k must be a positive integer"),
         ([[2]], dict(max_new_tokens=0), "max_new_tokens must be a positive integer"),
         ([[2], [3]], dict(stop_tokens=[[1]]), "stop_tokens has 1 lists for 2 prompts"),

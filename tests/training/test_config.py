@@ -39,5 +39,7 @@ def test_bad_files_and_overrides_are_refused_by_name(tmp_path):
         load_config(tmp_path / "missing.toml")
     with pytest.raises(ValueError, match=r"'steps\.x=1': steps is not a table"):
         apply_overrides({"steps": 3}, ["steps.x=1"])
-    with pytest.raises(ValueError, match=r"TrainConfig\.learning_rate must be positive and finite"):
+    with pytest.raises(
+        ValueError, match=r"TrainConfig\.learning_rate must be a finite number > 0, got inf"
+    ):
         TrainConfig(learning_rate=float("inf"))

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .._typing import State, TimeMajor
+from ..errors import InputError, InputTypeError
 from ._base import AbstractScanBackend, accumulation_dtype, named_scope
 from ._registry import current, get
 
@@ -29,7 +30,8 @@ def linear_scan(
       accumulation dtype (float32 for float32, bfloat16 and float16 inputs; complex64 for
       complex64; float64 and complex128 when x64 is on).
     - `reset`: bool, shape `(T,)`. Where true, the incoming state is dropped at that step
-      ($a_t$ is taken as 0), which starts a new document in a packed sequence.
+      ($a_t$ is taken as 0, as the official code does), which starts a new document in a
+      packed sequence. Being a product, it carries a NaN or infinite state across.
     - `reverse`: run from the last step to the first, $h_t = a_t h_{t+1} + x_t$.
     - `backend`: a registered name or a backend instance; None means the current default
       (see [`hawkzoo.backends.use`][]).
@@ -82,18 +84,18 @@ def scan_normalized(
 def _inexact(name: str, value: ArrayLike) -> Array:
     array = jnp.asarray(value)
     if not jnp.issubdtype(array.dtype, jnp.inexact):
-        raise TypeError(f"{name} must be a floating or complex array, got dtype {array.dtype}")
+        raise InputTypeError(f"{name} must be a floating or complex array, got dtype {array.dtype}")
     return array
 
 
 def _recurrence_inputs(a: ArrayLike, x: ArrayLike) -> tuple[Array, Array]:
     a, x = _inexact("a", a), _inexact("x", x)
     if a.shape != x.shape:
-        raise ValueError(f"a and x must have one shape, got a {a.shape} and x {x.shape}")
+        raise InputError(f"a and x must have one shape, got a {a.shape} and x {x.shape}")
     if a.dtype != x.dtype:
-        raise TypeError(f"a and x must have one dtype, got a {a.dtype} and x {x.dtype}")
+        raise InputTypeError(f"a and x must have one dtype, got a {a.dtype} and x {x.dtype}")
     if x.ndim == 0:
-        raise ValueError("a and x need a leading time axis, got scalars")
+        raise InputError("a and x need a leading time axis, got scalars")
     return a, x
 
 
@@ -102,18 +104,18 @@ def _initial_state(h0: ArrayLike | None, x: Array, acc: jnp.dtype) -> Array:
         return jnp.zeros(x.shape[1:], acc)
     h0 = _inexact("h0", h0)
     if h0.shape != x.shape[1:]:
-        raise ValueError(f"h0 must have the channel shape of x, {x.shape[1:]}, got {h0.shape}")
+        raise InputError(f"h0 must have the channel shape of x, {x.shape[1:]}, got {h0.shape}")
     if jnp.issubdtype(h0.dtype, jnp.complexfloating) and not jnp.issubdtype(
         acc, jnp.complexfloating
     ):
-        raise TypeError(f"h0 is complex ({h0.dtype}) but x is real ({x.dtype})")
+        raise InputTypeError(f"h0 is complex ({h0.dtype}) but x is real ({x.dtype})")
     return h0.astype(acc)
 
 
 def _reset_mask(reset: ArrayLike, x: Array) -> Array:
     reset = jnp.asarray(reset)
     if reset.dtype != jnp.bool_:
-        raise TypeError(f"reset must be a bool array, got dtype {reset.dtype}")
+        raise InputTypeError(f"reset must be a bool array, got dtype {reset.dtype}")
     if reset.shape != x.shape[:1]:
-        raise ValueError(f"reset must have shape (T,) = {x.shape[:1]}, got {reset.shape}")
+        raise InputError(f"reset must have shape (T,) = {x.shape[:1]}, got {reset.shape}")
     return reset

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array
 
+from ..errors import InputError
 from ._loop import AbstractLoopBackend, fori_along, loop_scan
 from ._registry import register
 from ._two_level import carry_along, two_level_scan
@@ -35,7 +36,7 @@ class Chunked(AbstractLoopBackend):
 
     def __check_init__(self):
         if not (isinstance(self.chunk_size, int) and self.chunk_size >= 1):
-            raise ValueError(f"chunk_size must be a positive int, got {self.chunk_size!r}")
+            raise InputError(f"chunk_size must be a positive int, got {self.chunk_size!r}")
 
     def scan_along(
         self, a: Array, x: Array, h0: Array, *, axis: int, reverse: bool

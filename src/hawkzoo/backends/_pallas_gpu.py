@@ -11,6 +11,7 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jaxtyping import Array
 
+from ..errors import InputError
 from . import _platform
 from ._kernel_io import scan_in_blocks, unsupported_dtype_reason
 from ._loop import AbstractLoopBackend
@@ -57,9 +58,9 @@ class PallasGPU(AbstractLoopBackend):
 
     def __check_init__(self):
         if not 1 <= self.block_steps <= MAX_COPY:
-            raise ValueError(f"block_steps must be in [1, {MAX_COPY}], got {self.block_steps}")
+            raise InputError(f"block_steps must be in [1, {MAX_COPY}], got {self.block_steps}")
         if self.block_channels not in range(WARPGROUP, MAX_COPY + 1, WARPGROUP):
-            raise ValueError(
+            raise InputError(
                 f"block_channels must be a multiple of {WARPGROUP} up to {MAX_COPY}, "
                 f"got {self.block_channels}"
             )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import jax
 
+from ..errors import InputError, InputTypeError
 from ._base import AbstractScanBackend
 
 ENVIRONMENT_VARIABLE = "HAWKZOO_SCAN_BACKEND"
@@ -20,9 +21,9 @@ def register[B: type[AbstractScanBackend]](cls: B) -> B:
     """Class decorator: registers a backend under its lower-case `name`."""
     name = cls.name
     if name != name.lower() or not name.isidentifier():
-        raise ValueError(f"a backend name must be a lower-case identifier, got {name!r}")
+        raise InputError(f"a backend name must be a lower-case identifier, got {name!r}")
     if name in _backends and _backends[name] is not cls:
-        raise ValueError(f"a scan backend named {name!r} is already registered")
+        raise InputError(f"a scan backend named {name!r} is already registered")
     _backends[name] = cls
     return cls
 
@@ -37,13 +38,13 @@ def get(backend: str | AbstractScanBackend) -> AbstractScanBackend:
     if isinstance(backend, AbstractScanBackend):
         return backend
     if not isinstance(backend, str):
-        raise TypeError(
+        raise InputTypeError(
             f"a scan backend is a registered name or an AbstractScanBackend, got {backend!r}"
         )
     try:
         return _backends[backend]()
     except KeyError:
-        raise ValueError(
+        raise InputError(
             f"unknown scan backend {backend!r}; registered: {', '.join(registered())}"
         ) from None
 
@@ -55,7 +56,7 @@ def current() -> AbstractScanBackend:
         return get(value)
     except ValueError as error:
         if value == os.environ.get(ENVIRONMENT_VARIABLE):
-            raise ValueError(f"${ENVIRONMENT_VARIABLE}: {error}") from None
+            raise InputError(f"${ENVIRONMENT_VARIABLE}: {error}") from None
         raise
 
 

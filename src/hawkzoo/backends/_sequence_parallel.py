@@ -8,6 +8,7 @@ from jax.sharding import AbstractMesh, AxisType, Mesh, NamedSharding, PartitionS
 from jaxtyping import Array, ArrayLike
 
 from .._typing import State, TimeMajor
+from ..errors import InputError
 from ._api import linear_scan, normalize, scan_normalized
 from ._base import AbstractScanBackend
 from ._registry import current, get
@@ -66,7 +67,7 @@ def sequence_parallel_scan(
     devices = _checked_size(mesh, axis, x.shape, 0, "the sequence length")
     if channel_axis is not None:
         if channel_axis == axis:
-            raise ValueError(f"channel_axis {channel_axis!r} must be another axis than {axis!r}")
+            raise InputError(f"channel_axis {channel_axis!r} must be another axis than {axis!r}")
         _checked_size(mesh, channel_axis, x.shape, 1, "the channels")
 
     def local(a: Array, x: Array, h0: Array) -> tuple[Array, Array]:
@@ -103,10 +104,10 @@ def sequence_parallel_scan(
 def _checked_size(mesh: Mesh | AbstractMesh, axis: str, shape, dim: int, what: str) -> int:
     """The size of mesh axis `axis`, which must divide `shape[dim]`."""
     if axis not in mesh.shape:
-        raise ValueError(f"mesh has no axis {axis!r}; its axes are {tuple(mesh.shape)}")
+        raise InputError(f"mesh has no axis {axis!r}; its axes are {tuple(mesh.shape)}")
     size = mesh.shape[axis]
     if len(shape) <= dim or shape[dim] % size:
-        raise ValueError(
+        raise InputError(
             f"{what} {shape[dim : dim + 1]} must divide evenly over mesh axis {axis!r} "
             f"of size {size}"
         )

@@ -8,6 +8,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import InputError
 from ..model import LanguageModel, ModelConfig, build, preset, presets
 from ..nn import RecurrentBlock
 
@@ -141,7 +142,7 @@ def config_from_flax(params: Mapping, **fields) -> ModelConfig:
     from the one preset with these shapes."""
     flat = flatten(_unwrap(params))
     if ("embedder", "input_embedding") not in flat:
-        raise ValueError("params has no embedder/input_embedding: not a Griffin tree")
+        raise InputError("params has no embedder/input_embedding: not a Griffin tree")
     vocab_size, width = _shape(flat, "embedder", "input_embedding")
     block_types = []
     for i in itertools.count():
@@ -150,7 +151,7 @@ def config_from_flax(params: Mapping, **fields) -> ModelConfig:
             break
         block_types.append("recurrent" if "recurrent_block" in kinds else "attention")
     if not block_types:
-        raise ValueError("params has no 'blocks.0': not a Griffin tree")
+        raise InputError("params has no 'blocks.0': not a Griffin tree")
     first = "blocks.0"
     inferred: dict[str, Any] = {
         "vocab_size": int(vocab_size),
@@ -180,7 +181,7 @@ def config_from_flax(params: Mapping, **fields) -> ModelConfig:
         candidates = {name: preset(name) for name in presets()}
         matches = [name for name, config in candidates.items() if _same_shapes(config, shaped)]
         if len(matches) != 1:
-            raise ValueError(
+            raise InputError(
                 f"cannot tell {', '.join(missing)} from the parameter shapes "
                 f"({'no preset' if not matches else 'presets ' + ', '.join(matches)} "
                 "match them): pass them as keywords"
@@ -231,16 +232,16 @@ def from_flax(params: Mapping, config: ModelConfig | None = None, **fields) -> L
     values = []
     for ours, path in pairs:
         if path not in flat:
-            raise ValueError(f"{_show(path)} is missing from the parameter tree")
+            raise InputError(f"{_show(path)} is missing from the parameter tree")
         shape = _leaf(template, ours).shape
         if _shape(flat, *path) != _flax_shape(path, shape):
-            raise ValueError(
+            raise InputError(
                 f"{_show(path)} has shape {_shape(flat, *path)}, "
                 f"the config needs {_flax_shape(path, shape)}"
             )
         values.append(_from_flax_layout(path, jnp.asarray(flat.pop(path)), shape))
     if flat:
-        raise ValueError(f"{_show(next(iter(flat)))} has no place in a model of this config")
+        raise InputError(f"{_show(next(iter(flat)))} has no place in a model of this config")
     return eqx.tree_at(lambda m: [_leaf(m, ours) for ours, _ in pairs], template, values)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ..model import LanguageModel, ModelConfig
 from ._torch import from_torch, to_torch
 
@@ -83,7 +84,7 @@ def from_huggingface(
     if hf_config is not None:
         for name, value in _SUPPORTED.items():
             if hf_config.get(name, value) != value:
-                raise ValueError(
+                raise InputError(
                     f"the HuggingFace config has {name}={hf_config[name]!r}; hawkzoo "
                     f"implements {name}={value!r} only"
                 )
@@ -116,7 +117,7 @@ def _torch_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
         if key == "lm_head.weight":  # tied to the embedding
             continue
         if not key.startswith("model."):
-            raise ValueError(f"{key!r} is not a RecurrentGemmaForCausalLM key")
+            raise InputError(f"{key!r} is not a RecurrentGemmaForCausalLM key")
         key = key.removeprefix("model.")
         if key.startswith("layers."):
             index = key.split(".")[1]
@@ -137,7 +138,7 @@ def _torch_state_dict(state_dict: Mapping[str, Any]) -> dict[str, Any]:
     for key in [key for key in torch_state if key.endswith("conv_1d.weight")]:
         weight = np.asarray(torch_state.pop(key))
         if weight.ndim != 3 or weight.shape[1] != 1:
-            raise ValueError(
+            raise InputError(
                 f"model.{key} should have shape (channels, 1, width), has {weight.shape}"
             )
         torch_state[key.removesuffix(".weight") + ".w"] = weight[:, 0, :].T

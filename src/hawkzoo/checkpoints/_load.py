@@ -6,6 +6,7 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import InputError, MissingDependencyError, MissingPathError
 from ..model import LanguageModel, ModelConfig
 from ._huggingface import from_huggingface, is_huggingface
 from ._orbax import is_checkpoint, load_orbax, recover
@@ -36,14 +37,14 @@ def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -
     if path.is_file():
         return _from_state_dict(read_tensors(path), None, config, **fields)
     if not path.is_dir():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise MissingPathError(f"no checkpoint at {path}")
     if is_checkpoint(path):
         return load_orbax(path, config, **fields)
     hf_config = _huggingface_config(path)
     if hf_config is not None:
         files = sorted(path.glob("*.safetensors"))
         if not files:
-            raise ValueError(f"{path} has a HuggingFace config.json but no .safetensors files")
+            raise InputError(f"{path} has a HuggingFace config.json but no .safetensors files")
         state_dict = {key: value for file in files for key, value in read_tensors(file).items()}
         return _from_state_dict(state_dict, hf_config, config, **fields)
     return load_orbax(path, config, **fields)
@@ -67,7 +68,7 @@ def _huggingface_config(folder: pathlib.Path) -> dict[str, Any] | None:
     try:
         fields = json.loads(file.read_text())
     except ValueError as error:
-        raise ValueError(f"{file} is not valid JSON: {error}") from None
+        raise InputError(f"{file} is not valid JSON: {error}") from None
     if not isinstance(fields, dict) or fields.get("model_type") != "recurrent_gemma":
         return None
     return fields
@@ -78,7 +79,7 @@ def read_tensors(path: str | os.PathLike) -> dict[str, Any]:
     path = pathlib.Path(path)
     suffix = path.suffix
     if suffix not in TENSOR_FILES:
-        raise ValueError(f"{path}: unknown weights file type, expected one of {TENSOR_FILES}")
+        raise InputError(f"{path}: unknown weights file type, expected one of {TENSOR_FILES}")
     try:
         if suffix == ".safetensors":
             from safetensors.flax import load_file
@@ -91,11 +92,13 @@ def read_tensors(path: str | os.PathLike) -> dict[str, Any]:
                 return dict(arrays)
         return _read_torch(path)
     except ImportError as error:
-        raise ImportError(f"reading {suffix} files needs {error.name}: pip install it") from None
+        raise MissingDependencyError(
+            f"reading {suffix} files needs {error.name}: pip install it"
+        ) from None
     except FileNotFoundError:
         raise
     except Exception as error:  # each reader has its own errors (SafetensorError, ...)
-        raise ValueError(f"{path} is not a readable weights file: {error}") from None
+        raise InputError(f"{path} is not a readable weights file: {error}") from None
 
 
 def _read_torch(path: pathlib.Path) -> dict[str, Any]:

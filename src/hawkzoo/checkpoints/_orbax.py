@@ -1,23 +1,30 @@
 """hawkzoo checkpoints (a config and an Orbax tree) and official Flax checkpoint folders."""
 
+import contextlib
 import dataclasses
 import json
+import logging
 import os
 import pathlib
 import shutil
+import sys
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jax
 
+from ..errors import CheckpointError, ExistingPathError
 from ..model import LanguageModel, ModelConfig
 from ._flax import from_flax, to_flax
+from ._integrity import CHECKSUMS_FILE, verify, write_checksums
 
 CONFIG_FILE = "config.json"
 PARAMS_FOLDER = "params"
-FORMAT = "hawkzoo-checkpoint/1"
+FORMAT = "hawkzoo-checkpoint/2"
+UNCHECKED_FORMAT = "hawkzoo-checkpoint/1"
+"""Written before checksums: still read, unverified, with a warning."""
 
 
 def save(
@@ -30,15 +37,21 @@ def save(
     official Flax layout (so `recurrentgemma.jax.utils.load_parameters` reads it too).
 
     Atomic: the checkpoint is written beside `path` and moved in place only once complete,
-    so a crash or a full disk mid-save leaves the previous checkpoint at `path` whole. A
-    folder at `path` that is not a hawkzoo checkpoint is never replaced. `write_more`, if
-    given, writes more into the folder before it moves in (a training run's state).
+    so a crash or a full disk mid-save leaves the previous checkpoint at `path` whole (the
+    next save or load puts back one that a crash left set aside). A folder at `path` that
+    is not a hawkzoo checkpoint is never replaced. `write_more`, if given, writes more into
+    the folder before it moves in (a training run's state). Last, `checksums.json` records
+    every file's size and SHA-256, and every load checks them first.
     """
     path = pathlib.Path(path).absolute()
+    recover(path)
     if path.exists() and not is_checkpoint(path):
-        raise FileExistsError(f"{path} exists and is not a hawkzoo checkpoint: not replacing it")
+        raise ExistingPathError(f"{path} exists and is not a hawkzoo checkpoint: not replacing it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.saving-*"):  # left by a crashed save
+    for stale in [  # left by crashed saves
+        *path.parent.glob(f".{path.name}.saving-*"),
+        *path.parent.glob(f".{path.name}.replaced-*"),
+    ]:
         shutil.rmtree(stale, ignore_errors=True)
     staging = path.parent / f".{path.name}.saving-{uuid.uuid4().hex[:8]}"
     try:
@@ -48,6 +61,7 @@ def save(
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         if write_more is not None:
             write_more(staging)
+        write_checksums(staging)
         _move_into_place(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -56,9 +70,32 @@ def save(
 
 
 def write_tree(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
+    """Write an Orbax tree; any failure is an `OSError` (Orbax reports a full disk as a
+    `ValueError`)."""
     import orbax.checkpoint as ocp
 
-    ocp.PyTreeCheckpointer().save(path, tree)
+    try:
+        with _quiet():
+            ocp.PyTreeCheckpointer().save(pathlib.Path(path).absolute(), tree)
+    except OSError:
+        raise
+    except Exception as error:
+        raise OSError(f"writing {path} failed: {error}") from error
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Orbax logs a failed write from each of its threads, and the callbacks left behind
+    print tracebacks; the error raised says it once."""
+    logger, hook = logging.getLogger("absl"), sys.unraisablehook
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    sys.unraisablehook = lambda _: None
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        sys.unraisablehook = hook
 
 
 def _move_into_place(staging: pathlib.Path, path: pathlib.Path) -> None:
@@ -82,36 +119,54 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
 def load_orbax(path: pathlib.Path, config: ModelConfig | None = None, **fields) -> LanguageModel:
     """A model from a hawkzoo checkpoint folder or an official Flax (Orbax) folder."""
     if is_checkpoint(path):
+        verify_checkpoint(path)
         if config is None:
             config = _read_config(path / CONFIG_FILE)
         return from_flax(read_tree(path / PARAMS_FOLDER), config, **fields)
     return from_flax(read_tree(path), config, **fields)
 
 
+def verify_checkpoint(path: pathlib.Path, only: list[str] | None = None) -> None:
+    """Check the files of the hawkzoo checkpoint at `path` (or those in `only`) against
+    their saved checksums; a `CheckpointError` names the first that differs."""
+    if not (path / CHECKSUMS_FILE).exists() and _format(path) == UNCHECKED_FORMAT:
+        warnings.warn(f"{path} predates checksums: loading it unverified", stacklevel=3)
+        return
+    verify(path, only)
+
+
 def recover(path: pathlib.Path) -> None:
     """Put back a checkpoint set aside by a save that died before moving its own in."""
+    path = pathlib.Path(path).absolute()
     if path.exists():
         return
     set_aside = sorted(path.parent.glob(f".{path.name}.replaced-*"))
-    if len(set_aside) == 1:
-        warnings.warn(f"an interrupted save left {path} set aside; restoring it", stacklevel=3)
+    if set_aside:  # one at most: every save clears what earlier ones left
         set_aside[0].rename(path)
+
+
+def _format(path: pathlib.Path) -> object:
+    try:
+        return json.loads((path / CONFIG_FILE).read_text()).get("format")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _read_config(path: pathlib.Path) -> ModelConfig:
     try:
         saved = json.loads(path.read_text())
-        if saved.get("format") != FORMAT:
+        if saved.get("format") not in (FORMAT, UNCHECKED_FORMAT):
             raise ValueError(f"format {saved.get('format')!r}, expected {FORMAT!r}")
         return ModelConfig(**saved["config"])
     except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise ValueError(f"{path} is not a readable hawkzoo config: {error}") from None
+        raise CheckpointError(f"{path} is not a readable hawkzoo config: {error}") from None
 
 
 def read_tree(path: pathlib.Path) -> Mapping[str, Any]:
     """An Orbax parameter tree, every array on the default device."""
     import orbax.checkpoint as ocp
 
+    path = pathlib.Path(path).absolute()
     checkpointer = ocp.PyTreeCheckpointer()
     try:
         metadata = checkpointer.metadata(path).item_metadata
@@ -122,6 +177,7 @@ def read_tree(path: pathlib.Path) -> Mapping[str, Any]:
             lambda _: ocp.ArrayRestoreArgs(restore_type=jax.Array, sharding=device),
             metadata.tree,
         )
-        return checkpointer.restore(path, restore_args=restore_args)
-    except (ValueError, FileNotFoundError, OSError, KeyError) as error:
-        raise ValueError(f"{path} is not a readable Orbax checkpoint: {error}") from None
+        with _quiet():
+            return checkpointer.restore(path, restore_args=restore_args)
+    except Exception as error:  # Orbax raises bare `Exception`s too
+        raise CheckpointError(f"{path} is not a readable Orbax checkpoint: {error}") from None

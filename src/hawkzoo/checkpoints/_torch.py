@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ..model import LanguageModel, ModelConfig
 from ._flax import Path, flatten, from_flax, nest, to_flax
 
@@ -28,7 +29,7 @@ def flax_from_torch(state_dict: Mapping[str, Any]) -> dict[str, Any]:
         path = _flax_path(key)
         if path[-1] == "weight":
             if np.ndim(value) != 2:
-                raise ValueError(f"{key!r} should be a 2-D Linear weight, has shape {value.shape}")
+                raise InputError(f"{key!r} should be a 2-D Linear weight, has shape {value.shape}")
             path, value = (*path[:-1], "kernel"), value.T
         flat[path] = value
     return nest(flat)

@@ -2,23 +2,48 @@
 
 import argparse
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 
+from ..errors import HawkzooError
 from . import _eval, _sample, _train
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. hawkzoo's own errors are one line and their exit code (2 for bad
+    input); anything else is one line, the path of its traceback and exit code 1."""
     parser = argparse.ArgumentParser(prog="hawkzoo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    _train.add_to(commands)
-    _eval.add_to(commands)
-    _sample.add_to(commands)
+    for command in (_train, _eval, _sample):
+        command.add_to(commands)
+    for subparser in commands.choices.values():
+        subparser.add_argument(
+            "--debug", action="store_true", help="show an unexpected error's traceback"
+        )
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
-        print(f"hawkzoo {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except (FloatingPointError, OSError) as error:  # a run that failed, not its input
-        print(f"hawkzoo {args.command}: error: {error}", file=sys.stderr)
+    except HawkzooError as error:
+        _say(args.command, f"error: {error}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        _say(args.command, "interrupted")
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        with tempfile.NamedTemporaryFile(
+            "w", prefix=f"hawkzoo-{args.command}-", suffix=".log", delete=False
+        ) as log:
+            traceback.print_exc(file=log)
+        _say(
+            args.command,
+            f"unexpected error: {type(error).__name__}: {error} (traceback in {log.name}; "
+            "--debug prints it)",
+        )
         return 1
+
+
+def _say(command: str, message: str) -> None:
+    print(f"hawkzoo {command}: " + " ".join(message.split()), file=sys.stderr)

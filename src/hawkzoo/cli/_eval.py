@@ -9,8 +9,10 @@ import pathlib
 import jax
 
 from .. import backends
+from .._checks import integer, optional
 from ..checkpoints import load
 from ..data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
+from ..errors import InputError
 from ..training import accuracy, bits_per_byte, held_out_rows
 from ..training._checkpoint import read_record
 from ..training._config import make_config
@@ -31,7 +33,8 @@ def add_to(commands) -> None:
     parser.add_argument("folder", metavar="RUN", help="a training run's folder or its checkpoint")
     parser.add_argument("--out", help="where to write eval.json and plots (default: the run)")
     parser.add_argument(
-        "--lengths", default="1,2,4,8,16", help="task lengths, as multiples of the training length"
+        "--lengths",
+        help="task lengths, as multiples of the training length (default 1,2,4,8,16)",
     )
     parser.add_argument("--rows", type=int, default=64, help="task rows per length")
     parser.add_argument(
@@ -42,10 +45,15 @@ def add_to(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    integer(1).check("--rows", args.rows)
+    optional(integer(2)).check("--position-length", args.position_length)
+    factors = _factors(args.lengths or "1,2,4,8,16")
     folder = pathlib.Path(args.folder)
     checkpoint = folder / CHECKPOINT if (folder / CHECKPOINT).is_dir() else folder
     record = read_record(checkpoint)
     config = make_config(record["config"])
+    if config.task is None and args.lengths is not None:
+        raise InputError("--lengths is for task runs; this run trained on text")
     with backends.use(args.backend or config.backend):
         model = load(checkpoint)
         out = pathlib.Path(args.out) if args.out else checkpoint.parent
@@ -55,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if task is None:
             report = _text(model, config, record, args, out)
         else:
-            report = _task(model, config, task, args, out)
+            report = _task(model, config, task, factors, args.rows, out)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'eval.json'}")
     return 0
@@ -65,7 +73,7 @@ def _text(model, config, record, args, out: pathlib.Path) -> dict:
     corpus = load_corpus(config.data)
     saved = record.get("corpus") or {}
     if saved.get("sha256") != corpus.sha256:
-        raise ValueError(
+        raise InputError(
             f"the corpus differs from the one the model trained on (sha256 "
             f"{str(saved.get('sha256'))[:12]} then, {corpus.sha256[:12]} now)"
         )
@@ -103,17 +111,11 @@ def _text(model, config, record, args, out: pathlib.Path) -> dict:
     }
 
 
-def _task(model, config, task, args, out: pathlib.Path) -> dict:
-    try:
-        factors = [int(factor) for factor in args.lengths.split(",")]
-    except ValueError:
-        raise ValueError(
-            f"--lengths is a comma-separated list of integers, got {args.lengths!r}"
-        ) from None
+def _task(model, config, task, factors: list[int], rows: int, out: pathlib.Path) -> dict:
     lengths = [factor * config.row_length for factor in factors]
     key = jax.random.key(config.seed + 2)  # neither a training nor a validation key
-    scores = [accuracy(model, task, jax.random.fold_in(key, n), args.rows, n) for n in lengths]
-    print(f"{task.name} accuracy, {args.rows} rows per length (trained at {config.row_length})")
+    scores = [accuracy(model, task, jax.random.fold_in(key, n), rows, n) for n in lengths]
+    print(f"{task.name} accuracy, {rows} rows per length (trained at {config.row_length})")
     for n, score in zip(lengths, scores, strict=True):
         print(f"  {n:>7} {score:.3f}")
     line_plot(
@@ -123,4 +125,15 @@ def _task(model, config, task, args, out: pathlib.Path) -> dict:
         ylabel="accuracy",
         logx=True,
     )
-    return {"task": task.name, "lengths": lengths, "accuracy": scores, "rows": args.rows}
+    return {"task": task.name, "lengths": lengths, "accuracy": scores, "rows": rows}
+
+
+def _factors(lengths: str) -> list[int]:
+    """`--lengths`: positive integers, comma-separated."""
+    try:
+        factors = [int(factor) for factor in lengths.split(",")]
+    except ValueError:
+        factors = []
+    if not factors or min(factors) < 1:
+        raise InputError(f"--lengths must be positive integers, comma-separated; got {lengths!r}")
+    return factors

@@ -5,6 +5,7 @@ import argparse
 import jax
 from jax.sharding import Mesh
 
+from ..errors import InputError
 from ..sharding import AXES, make_mesh
 
 
@@ -28,12 +29,12 @@ def mesh_from(args: argparse.Namespace, axes: tuple[str, ...] = AXES) -> Mesh | 
     devices = None
     if args.cpu_devices is not None:
         if args.cpu_devices < 1:
-            raise ValueError(f"--cpu-devices must be positive, got {args.cpu_devices}")
+            raise InputError(f"--cpu-devices must be positive, got {args.cpu_devices}")
         if jax.config.jax_num_cpu_devices != args.cpu_devices:
             try:
                 jax.config.update("jax_num_cpu_devices", args.cpu_devices)
             except RuntimeError:
-                raise ValueError(
+                raise InputError(
                     f"--cpu-devices {args.cpu_devices}: JAX has started with "
                     f"{len(jax.devices('cpu'))} CPU devices already"
                 ) from None
@@ -43,5 +44,5 @@ def mesh_from(args: argparse.Namespace, axes: tuple[str, ...] = AXES) -> Mesh | 
     mesh = make_mesh(args.mesh, devices)
     unused = sorted(set(mesh.axis_names) - set(axes))
     if unused:
-        raise ValueError(f"--mesh: this command splits over {', '.join(axes)}, not {unused[0]}")
+        raise InputError(f"--mesh: this command splits over {', '.join(axes)}, not {unused[0]}")
     return mesh

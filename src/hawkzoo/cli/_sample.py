@@ -9,9 +9,11 @@ import jax
 import numpy as np
 
 from .. import backends
+from .._checks import integer
 from ..checkpoints import load
+from ..errors import InputError, MissingPathError
 from ..model import LanguageModel, build, presets
-from ..sampling import generate
+from ..sampling import TokenChoice, generate
 from ..sharding import DATA, MODEL, shard_model
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
 from ._backend import add_flag as add_backend_flag
@@ -50,12 +52,15 @@ def add_to(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    TokenChoice(args.temperature, args.top_k, args.top_p)  # checked before any work
+    integer(1).check("--max-new-tokens", args.max_new_tokens)
+    integer(0, 2**32 - 1).check("--seed", args.seed)
     texts = list(args.prompt)
     if args.prompts_file:
         lines = pathlib.Path(args.prompts_file).read_text().splitlines()
         texts += [line for line in lines if line.strip()]
     if not texts:
-        raise ValueError("give a prompt with --prompt or --prompts-file")
+        raise InputError("give a prompt with --prompt or --prompts-file")
     backend = backends.use(args.backend)
     mesh = mesh_from(args, SAMPLING_AXES)
     model = _model(args)
@@ -92,16 +97,17 @@ def _model(args: argparse.Namespace) -> LanguageModel:
             return load(args.checkpoint, build(args.model).config)
         return build(args.model, key=jax.random.key(args.seed))
     if args.checkpoint:
-        raise ValueError("--checkpoint goes with a preset name, not with a checkpoint folder")
-    if not pathlib.Path(args.model).is_dir():
-        raise ValueError(f"{args.model!r} is neither a preset nor a checkpoint folder")
-    return load(args.model)
+        raise InputError("--checkpoint goes with a preset name, not with a checkpoint folder")
+    try:
+        return load(args.model)
+    except MissingPathError:
+        raise InputError(f"{args.model!r} is neither a preset nor a checkpoint folder") from None
 
 
 def _tokenizer(name: str, model: LanguageModel) -> Tokenizer:
     tokenizer = ByteTokenizer() if name == "bytes" else SentencePieceTokenizer(name)
     if tokenizer.vocab_size > model.config.vocab_size:
-        raise ValueError(
+        raise InputError(
             f"the tokenizer has {tokenizer.vocab_size} ids, the model's vocabulary "
             f"{model.config.vocab_size}"
         )

@@ -1,11 +1,10 @@
 """`hawkzoo train`: train a model on the built-in corpus, a text path or a synthetic task."""
 
 import argparse
-import pathlib
 import sys
 
-from ..training import TrainConfig, train
-from ..training._checkpoint import read_record
+from ..errors import InputError, RunFailure
+from ..training import TrainConfig, saved_config, train
 from ..training._config import apply_overrides, load_config, make_config
 from ..training._run import CHECKPOINT
 from ._mesh import add_flags as add_mesh_flags, mesh_from
@@ -58,15 +57,21 @@ def add_to(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = _config(args)
-    result = train(
-        config,
-        args.out,
-        resume=args.resume,
-        stop_after=args.stop_after,
-        mesh=mesh_from(args),
-        optimizer_over_data=args.optimizer_over_data,
-        progress=not args.no_progress and sys.stdout.isatty() and sys.stderr.isatty(),
-    )
+    try:
+        result = train(
+            config,
+            args.out,
+            resume=args.resume,
+            stop_after=args.stop_after,
+            mesh=mesh_from(args),
+            optimizer_over_data=args.optimizer_over_data,
+            progress=not args.no_progress and sys.stdout.isatty() and sys.stderr.isatty(),
+        )
+    except KeyboardInterrupt:
+        raise RunFailure(
+            f"interrupted; hawkzoo train --resume --out {args.out} continues from the last "
+            "checkpoint"
+        ) from None
     print(f"saved {result.folder / CHECKPOINT} at step {result.step}")
     if result.sample is not None:
         print(f"--- a sample (temperature 0.8)\n{result.sample}")
@@ -77,9 +82,9 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     given = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
     if args.resume:
         if given or args.set or args.config:
-            raise ValueError(
+            raise InputError(
                 "--resume takes the run's settings from its checkpoint; give only --out"
             )
-        return make_config(read_record(pathlib.Path(args.out) / CHECKPOINT)["config"])
+        return saved_config(args.out)
     fields = load_config(args.config) if args.config else {}
     return make_config(apply_overrides(fields | given, args.set))

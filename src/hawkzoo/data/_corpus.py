@@ -8,6 +8,8 @@ import pathlib
 import sysconfig
 from typing import NamedTuple
 
+from ..errors import InputError, MissingPathError
+
 HELD_OUT_EVERY = 10
 """Every tenth document, from the first, is held out."""
 
@@ -34,7 +36,7 @@ class Corpus:
     def from_documents(cls, name: str, documents: list[Document]) -> "Corpus":
         documents = [document for document in documents if document.data]
         if not documents:
-            raise ValueError(f"{name} holds no text")
+            raise InputError(f"{name} holds no text")
         if len(documents) == 1:  # one file: its last tenth is held out
             (document,) = documents
             cut = len(document.data) - max(1, len(document.data) // HELD_OUT_EVERY)
@@ -68,7 +70,7 @@ def stdlib_corpus() -> Corpus:
     root = pathlib.Path(sysconfig.get_paths()["stdlib"])
     missing = [name for name in names if not (root / name).is_file()]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"this Python's standard library at {root} lacks {len(missing)} of the built-in "
             f"corpus's files ({', '.join(missing[:5])}); give text with --data"
         )
@@ -81,7 +83,7 @@ def text_corpus(path: str | os.PathLike) -> Corpus:
     if path.is_file():
         return Corpus.from_documents(str(path), [Document(path.name, path.read_bytes())])
     if not path.is_dir():
-        raise FileNotFoundError(f"no such file or folder: {path}")
+        raise MissingPathError(f"no such file or folder: {path}")
     files = sorted(
         file.relative_to(path)
         for file in path.rglob("*")

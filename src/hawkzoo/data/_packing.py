@@ -7,6 +7,7 @@ from typing import NamedTuple
 import numpy as np
 from jaxtyping import Array, Bool, Int
 
+from ..errors import InputError
 from ..tokenizers import ByteTokenizer
 from ..tokenizers._bytes import SPECIAL_IDS
 from ._corpus import Document
@@ -37,7 +38,7 @@ def pack(documents: list[Document] | tuple[Document, ...], seq_len: int) -> Batc
     positions = np.concatenate([np.arange(len(document.data) + 2) for document in documents])
     rows = (len(ids) - 1) // seq_len
     if rows < 1:
-        raise ValueError(f"{len(ids)} tokens of text fill no row of {seq_len} tokens")
+        raise InputError(f"{len(ids)} tokens of text fill no row of {seq_len} tokens")
     cut = rows * seq_len
     shape = (rows, seq_len)
     next_positions = positions[1 : cut + 1].reshape(shape)

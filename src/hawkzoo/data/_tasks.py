@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
+from .._checks import integer, number
+from ..errors import InputError
 from ._packing import Batch
 
 
@@ -21,6 +23,11 @@ class AbstractTask(eqx.Module):
 
     vocab_size: eqx.AbstractVar[int]
     train_length: eqx.AbstractVar[int]
+
+    def __check_init__(self):
+        for field in dataclasses.fields(self):
+            rule = integer(1) if field.type is int else number("(0, inf)")
+            rule.check(f"{type(self).__name__}.{field.name}", getattr(self, field.name))
 
     def batch(self, key: PRNGKeyArray, batch_size: int, length: int | None = None) -> Batch:
         """`batch_size` rows of `length` tokens (the training length by default)."""
@@ -38,7 +45,7 @@ class AbstractTask(eqx.Module):
 
     def check_length(self, length: int) -> None:
         if length < self.min_length:
-            raise ValueError(
+            raise InputError(
                 f"{self.name} needs rows of at least {self.min_length} tokens, got {length}"
             )
 
@@ -123,7 +130,7 @@ class MultiQueryAssociativeRecall(AbstractTask):
 
     def __check_init__(self):
         if self.num_pairs >= self.vocab_size // 2:
-            raise ValueError(
+            raise InputError(
                 f"{self.num_pairs} pairs need a vocabulary over {2 * self.num_pairs + 1}"
             )
 
@@ -203,5 +210,5 @@ TASKS: dict[str, AbstractTask] = {
 def task(name: str, **changes) -> AbstractTask:
     """A task by name, with any fields changed (e.g. `train_length=128`)."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
+        raise InputError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
     return dataclasses.replace(TASKS[name], **changes)

@@ -2,18 +2,22 @@
 
 import dataclasses
 import itertools
+import typing
 from collections.abc import Sequence
 from typing import Literal, cast
 
 import jax.numpy as jnp
 
 from .. import backends
+from .._checks import FLAG, check_fields, integer, number, optional, text, texts
+from ..errors import InputError
 
 BlockType = Literal["recurrent", "attention"]
 BLOCK_TYPES: tuple[BlockType, ...] = ("recurrent", "attention")
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 
 
+@typing.no_type_check  # its own checks name the field, ahead of any type checker
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """A Hawk, Griffin or MQA-Transformer language model, as data.
@@ -55,69 +59,27 @@ class ModelConfig:
     scan_backend: str | None = None
 
     def __post_init__(self):
+        check_fields(self, _RULES)
         object.__setattr__(self, "block_pattern", tuple(self.block_pattern))
-        for name in (
-            "vocab_size",
-            "width",
-            "mlp_width",
-            "lru_width",
-            "num_heads",
-            "num_gate_blocks",
-            "num_layers",
-            "conv_width",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
-        if not self.block_pattern:
-            raise ValueError("ModelConfig.block_pattern must name at least one block type")
-        for block in self.block_pattern:
-            if block not in BLOCK_TYPES:
-                raise ValueError(
-                    f"ModelConfig.block_pattern has unknown block type {block!r}; "
-                    f"known: {', '.join(BLOCK_TYPES)}"
-                )
         if "attention" in self.block_types:
             if self.width % self.num_heads:
-                raise ValueError(
+                raise InputError(
                     f"ModelConfig.width={self.width} is not divisible by num_heads={self.num_heads}"
                 )
             if self.head_dim % 4:
-                raise ValueError(
+                raise InputError(
                     f"ModelConfig.num_heads={self.num_heads} gives head width "
                     f"{self.head_dim}, which RoPE needs divisible by 4"
                 )
         state_width = self.lru_width // 2 if self.complex_gates else self.lru_width
         if self.complex_gates and self.lru_width % 2:
-            raise ValueError(f"ModelConfig.lru_width={self.lru_width} must be even")
+            raise InputError(f"ModelConfig.lru_width={self.lru_width} must be even")
         if state_width % self.num_gate_blocks:
-            raise ValueError(
+            raise InputError(
                 f"ModelConfig.lru_width={self.lru_width} is not divisible by "
                 f"num_gate_blocks={self.num_gate_blocks}"
             )
-        if self.attention_window is not None and (
-            not isinstance(self.attention_window, int) or self.attention_window < 1
-        ):
-            raise ValueError(
-                f"ModelConfig.attention_window must be a positive integer or None, "
-                f"got {self.attention_window!r}"
-            )
-        if self.logits_soft_cap is not None and not self.logits_soft_cap > 0:
-            raise ValueError(
-                "ModelConfig.logits_soft_cap must be positive or None, "
-                f"got {self.logits_soft_cap!r}"
-            )
-        if self.scan_backend is not None and self.scan_backend not in backends.registered():
-            raise ValueError(
-                f"ModelConfig.scan_backend must be a registered scan backend "
-                f"({', '.join(backends.registered())}) or None, got {self.scan_backend!r}"
-            )
-        for name in ("param_dtype", "compute_dtype"):
-            value = getattr(self, name)
-            if value is not None and value not in DTYPES:
-                raise ValueError(
-                    f"ModelConfig.{name} must be one of {', '.join(DTYPES)}, got {value!r}"
-                )
+        optional(text(backends.registered())).check("ModelConfig.scan_backend", self.scan_backend)
 
     @property
     def block_types(self) -> tuple[BlockType, ...]:
@@ -136,3 +98,28 @@ class ModelConfig:
     def dtype(self, which: Literal["param", "compute"] = "param") -> jnp.dtype:
         name = self.param_dtype if which == "param" else self.compute_dtype or self.param_dtype
         return jnp.dtype(name)
+
+
+_RULES = {
+    **dict.fromkeys(
+        (
+            "vocab_size",
+            "width",
+            "mlp_width",
+            "lru_width",
+            "num_heads",
+            "num_gate_blocks",
+            "num_layers",
+            "conv_width",
+        ),
+        integer(1),
+    ),
+    "block_pattern": texts(BLOCK_TYPES),
+    "attention_window": optional(integer(1)),
+    "embedding_scale": FLAG,
+    "logits_soft_cap": optional(number("(0, inf)")),
+    "complex_gates": FLAG,
+    "param_dtype": text(DTYPES),
+    "compute_dtype": optional(text(DTYPES)),
+    "remat": FLAG,
+}

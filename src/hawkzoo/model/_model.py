@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from ..errors import InputError, InputTypeError
 from ..nn import AttentionState, LocalAttention, RecurrentBlock, RecurrentState, ResidualBlock
 from ..nn._init import scaled_normal
 from ..nn._norm import RMSNorm
@@ -62,16 +63,20 @@ class LanguageModel(eqx.Module):
         config = self.config
         tokens, segment_pos = jnp.asarray(tokens), jnp.asarray(segment_pos)
         if tokens.shape != segment_pos.shape or tokens.ndim != 1:
-            raise ValueError(
+            raise InputError(
                 f"tokens and segment_pos must be one-dimensional and of one shape, got "
                 f"tokens {tokens.shape} and segment_pos {segment_pos.shape}; batch with jax.vmap"
             )
-        if state is not None and len(state) != len(self.blocks):
-            raise ValueError(f"state has {len(state)} entries, the model {len(self.blocks)} blocks")
+        for name, array in (("tokens", tokens), ("segment_pos", segment_pos)):
+            if not jnp.issubdtype(array.dtype, jnp.integer):
+                raise InputTypeError(f"{name} must be integers, got dtype {array.dtype}")
+        if state is not None:
+            self._check_state(state)
         tokens = tokens + eqx.error_if(  # on a scalar: a sharded `tokens` stays where it is
             jnp.zeros((), tokens.dtype),
             jnp.any((tokens < 0) | (tokens >= config.vocab_size)),
-            f"token ids must lie in [0, vocab_size={config.vocab_size})",
+            f"token ids must lie in [0, vocab_size={config.vocab_size}) (under plain jax.jit "
+            "this comes inside JAX's runtime error; eqx.filter_jit raises it alone)",
         )
         model = self if config.compute_dtype is None else cast(self, config.dtype("compute"))
         x = model.embedding[tokens]
@@ -86,6 +91,35 @@ class LanguageModel(eqx.Module):
         if config.logits_soft_cap is not None:
             logits = jnp.tanh(logits / config.logits_soft_cap) * config.logits_soft_cap
         return logits, tuple(new_state)
+
+    def _check_state(self, state: State) -> None:
+        """Refuse a state of another model, or a batched one (it goes with `jax.vmap`)."""
+        if not isinstance(state, tuple) or len(state) != len(self.blocks):
+            raise InputError(
+                f"state must be a tuple of {len(self.blocks)} block states, got "
+                f"{len(state) if isinstance(state, tuple) else type(state).__name__}"
+            )
+        expected = jax.eval_shape(lambda: self.init_state(1))
+        for i, (given, like) in enumerate(zip(state, expected, strict=True)):
+            if type(given) is not type(like):
+                raise InputError(
+                    f"state[{i}] is {type(given).__name__}, but block {i} takes "
+                    f"{type(like).__name__}: a state of another model?"
+                )
+            for field, array, one_row in zip(like._fields, given, like, strict=True):
+                shape = jnp.shape(array)
+                ring = field in ("keys", "values") and self.config.attention_window is None
+                if shape[ring:] != one_row.shape[ring:]:  # global attention's ring: any length
+                    batched = len(shape) == len(one_row.shape) + 1
+                    raise InputError(
+                        f"state[{i}].{field} has shape {shape}, one row of this model's "
+                        f"{one_row.shape}: "
+                        + (
+                            "a batched state goes with jax.vmap(model)"
+                            if batched
+                            else "a state of another model?"
+                        )
+                    )
 
     def init_state(self, max_length: int | None = None, *, batch_size: int | None = None) -> State:
         """The state before any token, to prefill and decode from.

@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 from jaxtyping import PRNGKeyArray
 
+from ..errors import InputError
 from ._config import ModelConfig
 from ._model import LanguageModel
 
@@ -42,7 +43,7 @@ def preset(name: str, **changes) -> ModelConfig:
     """The config of a preset by name, with any fields changed (e.g. `remat=True`)."""
     files = _preset_files()
     if name not in files:
-        raise ValueError(f"unknown preset {name!r}; presets: {', '.join(files)}")
+        raise InputError(f"unknown preset {name!r}; presets: {', '.join(files)}")
     with files[name].open("rb") as file:
         fields = tomllib.load(file)
     return ModelConfig(**(fields | changes))

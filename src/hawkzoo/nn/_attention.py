@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+from ..errors import InputError
 from ._linear import Linear
 
 MASKED_LOGIT = -2.3819763e38
@@ -144,11 +145,11 @@ class LocalAttention(eqx.Module):
         key: PRNGKeyArray,
     ):
         if width % num_heads:
-            raise ValueError(f"width={width} is not divisible by num_heads={num_heads}")
+            raise InputError(f"width={width} is not divisible by num_heads={num_heads}")
         if (width // num_heads) % 4:
-            raise ValueError(f"head width {width // num_heads} must be divisible by 4 for RoPE")
+            raise InputError(f"head width {width // num_heads} must be divisible by 4 for RoPE")
         if window is not None and window < 1:
-            raise ValueError(f"window must be positive or None, got {window}")
+            raise InputError(f"window must be positive or None, got {window}")
         head_dim = width // num_heads
         q_key, k_key, v_key, out_key = jax.random.split(key, 4)
         self.q_proj = Linear(width, width, use_bias=False, dtype=dtype, key=q_key)
@@ -181,7 +182,7 @@ class LocalAttention(eqx.Module):
             return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos, size)
         size = state.keys.shape[0]
         if self.window is not None and size != self.window:
-            raise ValueError(f"the state holds {size} keys, the window is {self.window}")
+            raise InputError(f"the state holds {size} keys, the window is {self.window}")
         past_k, past_v, past_documents = _in_position_order(state)
         k, v = jnp.concatenate([past_k, k]), jnp.concatenate([past_v, v])
         all_documents = jnp.concatenate([past_documents, documents])
@@ -211,7 +212,7 @@ class LocalAttention(eqx.Module):
         (`window=None`) of `max_length` slots, the most tokens a document may reach."""
         size = self.window if self.window is not None else max_length
         if size is None or size < 1:
-            raise ValueError(
+            raise InputError(
                 f"global attention needs a positive max_length for its state, got {max_length}"
             )
         empty = jnp.zeros((size, self.k_proj.weight.shape[1]), self.k_proj.weight.dtype)

@@ -4,6 +4,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ..errors import InputError
 from ._init import scaled_normal
 
 
@@ -24,7 +25,7 @@ class Conv1D(eqx.Module):
 
     def __init__(self, width: int, kernel_size: int = 4, *, dtype=jnp.float32, key: PRNGKeyArray):
         if kernel_size < 1:
-            raise ValueError(f"kernel_size must be positive, got {kernel_size}")
+            raise InputError(f"kernel_size must be positive, got {kernel_size}")
         self.weight = scaled_normal(key, (kernel_size, width), kernel_size, 0.01, dtype=dtype)
         self.bias = jnp.zeros((width,), dtype)
 

@@ -4,6 +4,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..errors import InputError
 from ._init import scaled_normal
 
 
@@ -60,7 +61,7 @@ class BlockDiagonalLinear(eqx.Module):
     ):
         for name, size in (("in_features", in_features), ("out_features", out_features)):
             if size % num_blocks:
-                raise ValueError(f"{name}={size} is not divisible by num_blocks={num_blocks}")
+                raise InputError(f"{name}={size} is not divisible by num_blocks={num_blocks}")
         shape = (num_blocks, in_features // num_blocks, out_features // num_blocks)
         self.weight = scaled_normal(key, shape, in_features, dtype=dtype)
         self.bias = jnp.zeros(shape[::2], dtype)

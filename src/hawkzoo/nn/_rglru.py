@@ -10,6 +10,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from ..backends import AbstractScanBackend, AbstractScanLayer, get
 from ..backends._sequence_parallel import mesh_linear_scan
+from ..errors import InputError
 from ._linear import BlockDiagonalLinear
 
 DECAY_EXPONENT = 8.0
@@ -99,7 +100,7 @@ class RGLRU(AbstractScanLayer):
         key: PRNGKeyArray,
     ):
         if complex_gates and width % 2:
-            raise ValueError(f"width must be even for complex gates, got {width}")
+            raise InputError(f"width must be even for complex gates, got {width}")
         state_width = width // 2 if complex_gates else width
         input_key, decay_key, param_key, phase_key = jr.split(key, 4)
         self.input_gate = BlockDiagonalLinear(

@@ -1,12 +1,16 @@
 """How one token is chosen from a row of logits: greedy, temperature, top-k and top-p."""
 
 import dataclasses
+import typing
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._checks import check_fields, integer, number, optional
 
+
+@typing.no_type_check  # its own checks name the field, ahead of any type checker
 @dataclasses.dataclass(frozen=True)
 class TokenChoice:
     """The rule that picks each next token (hashable: it is part of the compiled sampler).
@@ -25,12 +29,7 @@ class TokenChoice:
     top_p: float | None = None
 
     def __post_init__(self):
-        if not self.temperature >= 0:
-            raise ValueError(f"temperature must be 0 (greedy) or positive, got {self.temperature}")
-        if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k < 1):
-            raise ValueError(f"top_k must be a positive integer or None, got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must lie in (0, 1], got {self.top_p}")
+        check_fields(self, _RULES)
 
     @property
     def greedy(self) -> bool:
@@ -51,3 +50,10 @@ class TokenChoice:
             kept = jnp.sum(mass_before < self.top_p)  # at least the most likely token
             logits = jnp.where(logits < descending[kept - 1], -jnp.inf, logits)
         return jax.random.categorical(key, logits)
+
+
+_RULES = {
+    "temperature": number("[0, inf)"),
+    "top_k": optional(integer(1)),
+    "top_p": optional(number("(0, 1]")),
+}

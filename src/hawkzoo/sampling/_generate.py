@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray
 
+from .._checks import integer, is_integer, optional
+from ..errors import InputError
 from ..model import LanguageModel, State
 from ..sharding import batch_axis, split_rows
 from ._choice import TokenChoice
@@ -69,12 +71,12 @@ def generate(
     - `max_length`: the most tokens a row may hold, prompt and new tokens together.
     - `on_token`: streaming, called on the host with each step's tokens as they come.
     """
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    integer(1).check("max_new_tokens", max_new_tokens)
+    optional(integer(1)).check("max_length", max_length)
     tokens, positions = _left_padded(prompts, model.config.vocab_size, pad_id)
     longest = max(len(prompt) for prompt in prompts)
     if max_length is not None and longest + max_new_tokens > max_length:
-        raise ValueError(
+        raise InputError(
             f"a prompt of {longest} tokens and max_new_tokens={max_new_tokens} exceed "
             f"max_length={max_length}"
         )
@@ -116,13 +118,12 @@ def decode(
     row's last token and that token's `positions`. Global attention's state must have
     room for `max_new_tokens` more. The other arguments are `generate`'s.
     """
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
-    choice = TokenChoice(float(temperature), top_k, None if top_p is None else float(top_p))
+    integer(1).check("max_new_tokens", max_new_tokens)
+    choice = TokenChoice(temperature, top_k, top_p)
     batch = logits.shape[0]
     if key is None:
         if not choice.greedy:
-            raise ValueError("sampling with temperature > 0 needs a key")
+            raise InputError("sampling with temperature > 0 needs a key")
         key = jax.random.key(0)
     out, lengths, stopped = _decode(
         model,
@@ -130,7 +131,7 @@ def decode(
         logits,
         positions,
         _row_keys(key, batch),
-        jnp.asarray(_stop_table(stop_tokens, batch)),
+        jnp.asarray(_stop_table(stop_tokens, batch, model.config.vocab_size)),
         max_new_tokens,
         choice,
         pad_id,
@@ -145,18 +146,18 @@ def _left_padded(
     """`tokens[batch, length]` left-padded with `pad_id`, and positions: -1 on the padding,
     0 at each prompt's first token."""
     if isinstance(prompts, str | bytes) or not len(prompts):
-        raise ValueError("prompts must be a non-empty list of token-id lists")
-    if not 0 <= pad_id < vocab_size:
-        raise ValueError(f"pad_id={pad_id} lies outside the vocabulary of {vocab_size}")
+        raise InputError("prompts must be a non-empty list of token-id lists")
+    if not (is_integer(pad_id) and 0 <= pad_id < vocab_size):
+        raise InputError(f"pad_id={pad_id} lies outside the vocabulary of {vocab_size}")
     rows = []
     for i, prompt in enumerate(prompts):
         row = np.asarray(prompt)
         if row.ndim != 1 or (row.size and not np.issubdtype(row.dtype, np.integer)):
-            raise ValueError(f"prompt {i} is not a list of token ids")
+            raise InputError(f"prompt {i} is not a list of token ids")
         if not row.size:
-            raise ValueError(f"prompt {i} is empty: a prompt needs at least one token (its BOS)")
+            raise InputError(f"prompt {i} is empty: a prompt needs at least one token (its BOS)")
         if row.min() < 0 or row.max() >= vocab_size:
-            raise ValueError(f"prompt {i} has token ids outside [0, vocab_size={vocab_size})")
+            raise InputError(f"prompt {i} has token ids outside [0, vocab_size={vocab_size})")
         rows.append(row)
     length = -(-max(len(row) for row in rows) // PROMPT_BUCKET) * PROMPT_BUCKET
     tokens = np.full((len(rows), length), pad_id, np.int32)
@@ -173,21 +174,27 @@ def _row_keys(key: PRNGKeyArray | Key[Array, " keys"], batch: int) -> Key[Array,
     if key.shape == ():
         return jax.vmap(jax.random.fold_in, (None, 0))(key, jnp.arange(batch))
     if key.shape != (batch,):
-        raise ValueError(f"key must be one key or one per prompt ({batch}), got shape {key.shape}")
+        raise InputError(f"key must be one key or one per prompt ({batch}), got shape {key.shape}")
     return key
 
 
-def _stop_table(stop_tokens: Sequence[int] | Sequence[Sequence[int]], batch: int) -> np.ndarray:
+def _stop_table(
+    stop_tokens: Sequence[int] | Sequence[Sequence[int]], batch: int, vocab_size: int
+) -> np.ndarray:
     """`stop[batch, most]`, padded with -1 (which no token equals)."""
     if len(stop_tokens) and not np.isscalar(stop_tokens[0]):
         if len(stop_tokens) != batch:
-            raise ValueError(
+            raise InputError(
                 f"stop_tokens has {len(stop_tokens)} lists for {batch} prompts: give one "
                 "list for all, or one per prompt"
             )
         per_row = [list(row) for row in stop_tokens]  # pyright: ignore[reportArgumentType]
     else:
         per_row = [list(stop_tokens)] * batch  # pyright: ignore[reportArgumentType]
+    stop_id = integer(0, vocab_size - 1)
+    for row in per_row:
+        for token in row:
+            stop_id.check("a stop token", token)
     table = np.full((batch, max(1, *map(len, per_row))), -1, np.int32)
     for i, row in enumerate(per_row):
         table[i, : len(row)] = row

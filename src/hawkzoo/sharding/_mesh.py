@@ -7,6 +7,7 @@ import jax
 from jax.sharding import AxisType, Mesh
 
 from ..backends._sequence_parallel import AXES
+from ..errors import InputError
 
 
 def parse_axes(text: str) -> dict[str, int]:
@@ -15,9 +16,9 @@ def parse_axes(text: str) -> dict[str, int]:
     for part in text.split(","):
         name, sep, size = part.strip().partition("=")
         if not sep or not size.strip().isdigit():
-            raise ValueError(f"a mesh is axis=size pairs like data=2,model=2,seq=2; got {text!r}")
+            raise InputError(f"a mesh is axis=size pairs like data=2,model=2,seq=2; got {text!r}")
         if name in sizes:
-            raise ValueError(f"mesh axis {name!r} is given twice in {text!r}")
+            raise InputError(f"mesh axis {name!r} is given twice in {text!r}")
         sizes[name] = int(size)
     return sizes
 
@@ -37,13 +38,13 @@ def make_mesh(
     sizes = parse_axes(axes) if isinstance(axes, str) else dict(axes)
     unknown = sorted(set(sizes) - set(AXES))
     if unknown:
-        raise ValueError(f"unknown mesh axis {', '.join(unknown)}; the axes are {', '.join(AXES)}")
+        raise InputError(f"unknown mesh axis {', '.join(unknown)}; the axes are {', '.join(AXES)}")
     for name, size in sizes.items():
         if not isinstance(size, int) or size < 1:
-            raise ValueError(f"mesh axis {name!r} must have a positive size, got {size!r}")
+            raise InputError(f"mesh axis {name!r} must have a positive size, got {size!r}")
     devices = jax.devices() if devices is None else list(devices)
     if math.prod(sizes.values()) != len(devices):
-        raise ValueError(
+        raise InputError(
             f"the mesh {_describe(sizes)} has {math.prod(sizes.values())} devices, "
             f"but there are {len(devices)} {devices[0].platform} devices"
         )

@@ -9,6 +9,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from ..backends._sequence_parallel import DATA, MODEL, SEQ
+from ..errors import InputError
 from ..model import LanguageModel
 from ..nn import (
     RGLRU,
@@ -66,7 +67,7 @@ def partition_specs(model: eqx.Module) -> Any:
         else:
             rules = ARRAY_SPECS.get(type(owner))
         if rules is None or field not in rules:
-            raise ValueError(f"no sharding rule for {jax.tree_util.keystr(path)}")
+            raise InputError(f"no sharding rule for {jax.tree_util.keystr(path)}")
         return rules[field]
 
     return jax.tree_util.tree_map_with_path(spec, model)
@@ -173,7 +174,7 @@ def _present(spec: P | list, mesh: Mesh) -> P:
 
 def _check_divides(what: str, size: int, axis: str | None, mesh: Mesh) -> None:
     if axis in mesh.shape and size % mesh.shape[axis]:
-        raise ValueError(
+        raise InputError(
             f"{what} of size {size} does not divide over mesh axis {axis!r} of size "
             f"{mesh.shape[axis]}"
         )

@@ -2,6 +2,8 @@
 
 import os
 
+from ..errors import InputError, MissingDependencyError, MissingPathError
+
 
 class SentencePieceTokenizer:
     """A SentencePiece model file (`tokenizer.model`), with its own pad, BOS and EOS ids.
@@ -15,17 +17,17 @@ class SentencePieceTokenizer:
         try:
             import sentencepiece
         except ImportError as error:
-            raise ImportError(
+            raise MissingDependencyError(
                 "SentencePiece tokenizers need the sentencepiece package: "
                 "pip install 'hawkzoo[sentencepiece]'"
             ) from error
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"no SentencePiece model at {os.fspath(path)!r}")
+            raise MissingPathError(f"no SentencePiece model at {os.fspath(path)!r}")
         self._processor = sentencepiece.SentencePieceProcessor()
         try:
             self._processor.Load(os.fspath(path))
         except (OSError, RuntimeError) as error:
-            raise ValueError(f"{os.fspath(path)!r} is not a SentencePiece model: {error}") from None
+            raise InputError(f"{os.fspath(path)!r} is not a SentencePiece model: {error}") from None
         self.path = os.fspath(path)
 
     def __repr__(self) -> str:

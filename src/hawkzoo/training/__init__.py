@@ -12,5 +12,5 @@ from ._optimizer import (
     learning_rate_schedule as learning_rate_schedule,
     optimizer as optimizer,
 )
-from ._run import RunResult as RunResult, train as train
+from ._run import RunResult as RunResult, saved_config as saved_config, train as train
 from ._step import evaluate as evaluate, token_losses as token_losses, train_step as train_step

@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 import jax
 
 from ..checkpoints import load, save
-from ..checkpoints._orbax import read_tree, write_tree
+from ..checkpoints._orbax import read_tree, recover, verify_checkpoint, write_tree
+from ..errors import InputError, MissingPathError
 from ..model import LanguageModel
 
 TRAINING_FOLDER = "training"
@@ -40,14 +41,13 @@ def save_run(path: pathlib.Path, state: RunState, record: dict[str, Any]) -> Non
 
 
 def read_record(path: pathlib.Path) -> dict[str, Any]:
-    """`training.json` of the checkpoint at `path`."""
-    file = path / RECORD_FILE
-    if not file.is_file():
-        raise FileNotFoundError(f"no training checkpoint at {path} (no {RECORD_FILE})")
-    try:
-        return json.loads(file.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{file} is not valid JSON: {error}") from None
+    """`training.json` of the checkpoint at `path`, checked against its checksum (after
+    putting back a checkpoint that an interrupted save set aside)."""
+    recover(path)
+    if not (path / RECORD_FILE).is_file():
+        raise MissingPathError(f"no training checkpoint at {path} (no {RECORD_FILE})")
+    verify_checkpoint(path, [RECORD_FILE])
+    return json.loads((path / RECORD_FILE).read_text())
 
 
 def load_run(path: pathlib.Path, opt_state_like: Any) -> RunState:
@@ -58,7 +58,7 @@ def load_run(path: pathlib.Path, opt_state_like: Any) -> RunState:
     saved = tree["opt_state"]
     leaves, structure = jax.tree.flatten(opt_state_like)
     if len(saved) != len(leaves):
-        raise ValueError(
+        raise InputError(
             f"{path}'s optimiser state has {len(saved)} arrays, this run's optimiser {len(leaves)}"
         )
     restored = [jax.numpy.asarray(saved[str(i)], dtype=like.dtype) for i, like in enumerate(leaves)]

@@ -1,15 +1,17 @@
 """`TrainConfig`: everything that decides a training run, as data."""
 
 import dataclasses
-import math
 import os
 import pathlib
 import tomllib
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import backends
+from .._checks import TABLE, Rule, check_fields, integer, is_integer, number, optional, text, texts
 from ..data import AbstractTask, task
+from ..errors import InputError
 from ..model import ModelConfig, preset
 from ..tokenizers import ByteTokenizer
 
@@ -20,6 +22,7 @@ NO_DECAY = ("embedding", "scale", "bias", "decay_param", "phase_param")
 and the CG-LRU's phase."""
 
 
+@typing.no_type_check  # its own checks name the field, ahead of any type checker
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """A training run: model, data, optimiser and schedule, and what to report.
@@ -67,49 +70,19 @@ class TrainConfig:
     sample_tokens: int = 256
 
     def __post_init__(self):
+        check_fields(self, _RULES)
         object.__setattr__(self, "model", dict(self.model))
         object.__setattr__(self, "task_options", dict(self.task_options))
         object.__setattr__(self, "no_decay", tuple(self.no_decay))
-        for name in (
-            "steps", "batch_size", "accumulate", "log_every", "eval_every", "eval_rows",
-            "checkpoint_every",
-        ):  # fmt: skip
-            _check(
-                name,
-                getattr(self, name),
-                lambda v: isinstance(v, int) and v >= 1,
-                "a positive integer",
-            )
-        _check(
-            "warmup",
-            self.warmup,
-            lambda v: (type(v) is int and v >= 0) or (type(v) is float and 0 <= v <= 1),
-            "a number of steps (an integer ≥ 0) or a fraction of the run (a float in [0, 1])",
-        )
-        _check(
-            "seq_len",
-            self.seq_len,
-            lambda v: v is None or (isinstance(v, int) and v >= 2),
-            "an integer ≥ 2 or None",
-        )
         if self.batch_size % self.accumulate:
-            raise ValueError(
-                f"batch_size={self.batch_size} is not divisible by accumulate={self.accumulate}"
+            raise InputError(
+                f"TrainConfig.accumulate={self.accumulate} must divide batch_size={self.batch_size}"
             )
-        for name in ("learning_rate", "clip_norm"):
-            _check(
-                name,
-                getattr(self, name),
-                lambda v: math.isfinite(v) and v > 0,
-                "positive and finite",
-            )
-        _check("weight_decay", self.weight_decay, lambda v: v >= 0, "≥ 0")
-        if self.backend is not None:
-            backends.get(self.backend)  # an unknown backend fails here, by name
+        optional(text(backends.registered())).check("TrainConfig.backend", self.backend)
         config, task = self.model_config(), self.make_task()  # unknown names fail here
         vocab_size = ByteTokenizer().vocab_size if task is None else task.vocab_size
         if config.vocab_size < vocab_size:
-            raise ValueError(
+            raise InputError(
                 f"the data has {vocab_size} token ids but the model's vocab_size is "
                 f"{config.vocab_size}; set model.vocab_size={vocab_size} or more"
             )
@@ -134,7 +107,7 @@ class TrainConfig:
         try:
             return preset(self.preset, **self.model)
         except TypeError as error:
-            raise ValueError(f"model: {error}") from None
+            raise InputError(f"model: {error}") from None
 
     def make_task(self) -> AbstractTask | None:
         if self.task is None:
@@ -142,13 +115,44 @@ class TrainConfig:
         try:
             return task(self.task, **self.task_options)
         except TypeError as error:
-            raise ValueError(f"task_options: {error}") from None
+            raise InputError(f"task_options: {error}") from None
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+_RULES = {
+    "preset": text(),
+    "model": TABLE,
+    "task": optional(text()),
+    "task_options": TABLE,
+    "data": text(),
+    "seq_len": optional(integer(2)),
+    "steps": integer(1),
+    "batch_size": integer(1),
+    "accumulate": integer(1),
+    "learning_rate": number("(0, inf)"),
+    "warmup": Rule(
+        "a number of steps (an integer ≥ 0) or a fraction of the run (a float in [0, 1])",
+        lambda v: (is_integer(v) and v >= 0) or (type(v) is float and 0 <= v <= 1),
+    ),
+    "final_learning_rate_fraction": number("[0, 1]"),
+    "b1": number("[0, 1)"),
+    "b2": number("[0, 1)"),
+    "weight_decay": number("[0, inf)"),
+    "no_decay": texts(),
+    "clip_norm": number("(0, inf)"),
+    "seed": integer(0, 2**32 - 1),
+    "log_every": integer(1),
+    "eval_every": integer(1),
+    "eval_rows": integer(1),
+    "checkpoint_every": integer(1),
+    "sample_prompt": text(),
+    "sample_tokens": integer(0),
+}
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -158,7 +162,7 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         with path.open("rb") as file:
             return tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{path} is not valid TOML: {error}") from None
+        raise InputError(f"{path} is not valid TOML: {error}") from None
 
 
 def apply_overrides(fields: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -170,7 +174,7 @@ def apply_overrides(fields: dict[str, Any], overrides: Sequence[str]) -> dict[st
     for override in overrides:
         key, sep, text = override.partition("=")
         if not sep or not key:
-            raise ValueError(f"an override is key=value, got {override!r}")
+            raise InputError(f"an override is key=value, got {override!r}")
         try:
             value = tomllib.loads(f"value = {text}")["value"]
         except tomllib.TOMLDecodeError:
@@ -180,7 +184,7 @@ def apply_overrides(fields: dict[str, Any], overrides: Sequence[str]) -> dict[st
         for table in tables:
             target = target.setdefault(table, {})
             if not isinstance(target, dict):
-                raise ValueError(f"{override!r}: {table} is not a table")
+                raise InputError(f"{override!r}: {table} is not a table")
         target[name] = value
     return fields
 
@@ -190,16 +194,7 @@ def make_config(fields: Mapping[str, Any]) -> TrainConfig:
     known = {field.name for field in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(fields) - known)
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"unknown training setting {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     return TrainConfig(**fields)
-
-
-def _check(name: str, value, ok, what: str) -> None:
-    try:
-        good = ok(value)
-    except TypeError:
-        good = False
-    if not good:
-        raise ValueError(f"TrainConfig.{name} must be {what}, got {value!r}")

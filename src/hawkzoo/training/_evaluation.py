@@ -7,6 +7,7 @@ import numpy as np
 
 from ..backends._sequence_parallel import DATA
 from ..data import AbstractTask, Batch, Document, pack
+from ..errors import InputError
 from ..model import LanguageModel
 from ..tokenizers._bytes import SPECIAL_IDS
 from ._step import evaluate, token_losses
@@ -35,7 +36,7 @@ def loss_by_position(
     """Mean nats of each of the first `length` predictions, over the documents that long."""
     long = [document for document in documents if len(document.data) > length]
     if not long:
-        raise ValueError(f"no held-out document has more than {length} bytes")
+        raise InputError(f"no held-out document has more than {length} bytes")
     first_rows = [pack([Document(d.name, d.data[:length])], length) for d in long]  # one each
     rows = Batch(*map(np.concatenate, zip(*first_rows, strict=True)))
     nll = np.concatenate([np.asarray(token_losses(model, chunk)[0]) for chunk in _chunks(rows)])

@@ -18,13 +18,16 @@ import tqdm
 from jax.sharding import Mesh, NamedSharding
 
 from .. import backends
+from .._checks import integer, optional
+from ..checkpoints._orbax import recover
 from ..data import AbstractTask, Batch, Corpus, PackedText, load_corpus
+from ..errors import CheckpointError, ExistingPathError, InputError, MissingPathError, RunFailure
 from ..model import LanguageModel
 from ..sampling import generate
 from ..sharding import batch_sharding, model_shardings, optimizer_shardings
 from ..tokenizers import ByteTokenizer
 from ._checkpoint import RunState, load_run, read_record, save_run
-from ._config import TrainConfig
+from ._config import TrainConfig, make_config
 from ._evaluation import accuracy, bits_per_byte, held_out_rows
 from ._optimizer import learning_rate_schedule, optimizer
 from ._plots import line_plot
@@ -32,6 +35,9 @@ from ._step import train_step
 
 CHECKPOINT = "checkpoint"
 METRICS = "metrics.jsonl"
+SETTINGS = "run.json"
+"""A run's record (config, corpus, versions), written before its first step: what
+`--resume` starts from when a run was stopped before its first checkpoint."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +64,11 @@ def train(
 ) -> RunResult:
     """Train as `config` says, writing to the folder `out`.
 
-    `out` gets `checkpoint/` (a hawkzoo checkpoint with the optimiser state, step, key,
-    config and corpus hash), `metrics.jsonl`, `loss.png` and, for text, `sample.txt`.
-    `resume=True` continues the run saved in `out`, bitwise as if it had not stopped
+    `out` gets `run.json` (the config, the corpus hash and versions), `checkpoint/` (a
+    hawkzoo checkpoint with the optimiser state, step, key and that record),
+    `metrics.jsonl`, `loss.png` and, for text, `sample.txt`. `resume=True` continues the
+    run in `out` (see [`saved_config`][hawkzoo.training.saved_config]) from its last
+    checkpoint, or from step 0 if it stopped before one, bitwise as if it had not stopped
     (same machine, JAX version, flags and mesh); `stop_after` stops after that step, saved.
 
     `mesh` (see [`make_mesh`][hawkzoo.sharding.make_mesh]) trains on its devices: the
@@ -72,8 +80,7 @@ def train(
     and the final sample. `progress` shows a progress bar; without one, `log` gets a line
     of metrics every `config.log_every` steps.
     """
-    if stop_after is not None and stop_after < 1:
-        raise ValueError(f"stop_after must be a step, 1 or more; got {stop_after}")
+    optional(integer(1)).check("stop_after", stop_after)
     last = min(stop_after if stop_after is not None else config.steps, config.steps)
     run, state, sample_key = _start(config, pathlib.Path(out), resume, log)
     if mesh is not None:
@@ -115,7 +122,7 @@ class _Run:
             save_run(self.checkpoint, state, self.record | {"data_position": {"rows": rows}})
         except OSError as error:
             kept = read_record(self.checkpoint)["step"] if self.checkpoint.exists() else None
-            raise OSError(
+            raise RunFailure(
                 f"saving step {state.step} failed ({error}); {self.checkpoint} "
                 + ("holds no checkpoint" if kept is None else f"still holds step {kept}")
             ) from error
@@ -128,30 +135,47 @@ class _Run:
 def _start(
     config: TrainConfig, out: pathlib.Path, resume: bool, log: Callable[[str], None]
 ) -> tuple[_Run, RunState, jax.Array]:
-    """A fresh run's state, or the saved one of the run in `out` when `resume`."""
-    checkpoint = out / CHECKPOINT
-    saved = read_record(checkpoint) if resume else None
-    if saved is not None:
-        if saved["config"] != json.loads(json.dumps(config.to_dict())):
-            raise ValueError(f"{checkpoint} was saved by another config; resume with its own")
-    elif (out / METRICS).exists() or checkpoint.exists():
-        raise FileExistsError(
+    """A fresh run's state, or the saved one of the run in `out` when `resume` (from
+    step 0 if it stopped before its first checkpoint). The checkpoint is read before
+    the data, so a damaged one is reported before any work."""
+    checkpoint, saved = out / CHECKPOINT, None
+    if resume:
+        if _as_json(saved_config(out)) != _as_json(config):
+            raise InputError(f"the run in {out} has another config; resume with its own")
+        recover(checkpoint)
+        saved = read_record(checkpoint) if checkpoint.exists() else _read_json(out / SETTINGS)
+    elif any((out / name).exists() for name in (SETTINGS, METRICS, CHECKPOINT)):
+        raise ExistingPathError(
             f"{out} holds a run; continue it with --resume or choose another --out"
         )
-    data = _Data(config)
-    log(f"data: {data.description}")
     model_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
     model = LanguageModel(config.model_config(), key=model_key)
     tx = optimizer(config)
     state = RunState(model, tx.init(eqx.filter(model, eqx.is_inexact_array)), 0, data_key)
-    if saved is not None:
+    if resume and checkpoint.exists():
         state = load_run(checkpoint, state.opt_state)
-        _check_corpus(saved, data.corpus)
-        _truncate_metrics(out / METRICS, state.step)
-        log(f"resumed from step {state.step}")
-    out.mkdir(parents=True, exist_ok=True)
+    data = _Data(config)
+    log(f"data: {data.description}")
     record = {"config": config.to_dict(), "corpus": data.corpus_record(), "versions": _versions()}
+    if saved is not None:
+        _check_corpus(saved, data.corpus)
+        _truncate_metrics(out / METRICS, state.step, log)
+        log(f"resumed from step {state.step}" if state.step else "no checkpoint yet: from step 0")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_atomically(out / SETTINGS, json.dumps(record, indent=2) + "\n")
     return _Run(config, out, data, tx, record), state, sample_key
+
+
+def saved_config(out: str | pathlib.Path) -> TrainConfig:
+    """The config of the run in the folder `out`, to resume it: from its `run.json`, or
+    from its checkpoint for runs that predate it."""
+    out = pathlib.Path(out)
+    if (out / SETTINGS).is_file():
+        return make_config(_read_json(out / SETTINGS)["config"])
+    if (out / CHECKPOINT).exists() or any(out.glob(f".{CHECKPOINT}.replaced-*")):
+        return make_config(read_record(out / CHECKPOINT)["config"])
+    raise MissingPathError(f"no run to resume in {out} (no {SETTINGS} and no checkpoint)")
 
 
 def _on_mesh(
@@ -295,7 +319,7 @@ class _Data:
 def _stop_if_diverged(loss: float, step: int, checkpoint: pathlib.Path) -> None:
     if not math.isfinite(loss):
         kept = f"step {read_record(checkpoint)['step']}" if checkpoint.exists() else "none"
-        raise FloatingPointError(
+        raise RunFailure(
             f"the loss is {loss} at step {step}; stopped "
             f"(the last good checkpoint, {checkpoint}: {kept})"
         )
@@ -304,19 +328,53 @@ def _stop_if_diverged(loss: float, step: int, checkpoint: pathlib.Path) -> None:
 def _check_corpus(record: dict[str, Any], corpus: Corpus | None) -> None:
     saved = record.get("corpus")
     if corpus is not None and saved is not None and saved["sha256"] != corpus.sha256:
-        raise ValueError(
+        raise InputError(
             f"the corpus changed since the checkpoint: sha256 {saved['sha256'][:12]} then, "
             f"{corpus.sha256[:12]} now"
         )
 
 
-def _truncate_metrics(path: pathlib.Path, step: int) -> None:
+def _truncate_metrics(path: pathlib.Path, step: int, log: Callable[[str], None]) -> None:
     """Drop what a stopped run logged after its checkpoint, and its final evaluation."""
     if not path.exists():
         return
-    entries = [(line, json.loads(line)) for line in path.read_text().splitlines()]
-    lines = [line for line, entry in entries if entry["step"] <= step and "final" not in entry]
-    path.write_text("".join(line + "\n" for line in lines))
+    entries, torn = _read_metrics(path)
+    if torn:
+        log(f"{path}: dropped a partly written last line")
+    kept = [entry for entry in entries if entry["step"] <= step and "final" not in entry]
+    _write_atomically(path, "".join(json.dumps(entry) + "\n" for entry in kept))
+
+
+def _read_metrics(path: pathlib.Path) -> tuple[list[dict[str, Any]], bool]:
+    """The entries of `metrics.jsonl`, and whether its last line was cut short (by a
+    process killed while writing it)."""
+    lines = path.read_text().splitlines()
+    entries = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                return entries, True
+            raise CheckpointError(f"{path}: line {number} is not JSON") from None
+    return entries, False
+
+
+def _as_json(config: TrainConfig) -> Any:
+    return json.loads(json.dumps(config.to_dict()))
+
+
+def _read_json(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from None
+
+
+def _write_atomically(path: pathlib.Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 def _describe(evaluation: dict[str, float]) -> str:
@@ -346,7 +404,7 @@ def _sample(model: LanguageModel, config: TrainConfig, key: jax.Array) -> str:
 
 
 def _plot(out: pathlib.Path) -> None:
-    entries = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
+    entries, _ = _read_metrics(out / METRICS)
     losses = [e for e in entries if "loss" in e]
     held = [e for e in entries if "held_out_bits_per_byte" in e]
     series = {
