@@ -39,7 +39,7 @@ def official_params(config: ModelConfig, key, tokens, segment_pos) -> dict:
     """Official initial weights, perturbed so that no parameter keeps its special init
     (norm scales and biases start at zero)."""
     with jax.numpy_rank_promotion("allow"):
-        params = jax.jit(official_module(config).init)(key, tokens, segment_pos)["params"]
+        params = official_module(config).init(key, tokens, segment_pos)["params"]
     leaves, tree = jax.tree.flatten(params)
     keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))
     return jax.tree.unflatten(

@@ -16,14 +16,15 @@ from ..official import official_forward, official_params, packed_positions, smal
 # Every backend under Hawk; under Griffin all but the kernels, which run slowly in the
 # interpreter here (the GPU kernel's slowest: it joins Hawk's with SLOW_INTERPRETERS);
 # the all-attention pattern runs no scan, so one backend covers it. `auto` runs where it
-# picks a kernel; on a CPU it is `sequential`, already a case. Griffin under `associative`
-# takes 17 s to compile: CI's slow step runs it.
+# picks a kernel; on a CPU it is `sequential`, already a case. `associative` (Griffin's
+# takes 17 s to compile) and `chunked` (20-30 s a pattern, with the oracle) run in CI's
+# slow step; tests/backends checks both against the scan's oracle in the quick suite.
 CASES = [
     pytest.param(
         pattern,
         runnable(name),
         id=f"{pattern}-{name}",
-        marks=[pytest.mark.slow] if name == "associative" else [],
+        marks=[pytest.mark.slow] if name in ("associative", "chunked") else [],
     )
     for pattern in ("hawk", "griffin")
     for name in backends.registered()
