@@ -160,6 +160,7 @@ def _in_subprocess(code: str, **environment) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # two fresh interpreters: CI's slow step
 def test_environment_variable_sets_the_default_and_is_validated():
     code = "from hawkzoo import backends; print(backends.current().name)"
     chosen = _in_subprocess(code, **{backends.ENVIRONMENT_VARIABLE: "associative"})

@@ -132,7 +132,7 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
     report = json.loads((tmp_path / "run/eval.json").read_text())
     assert report["lengths"] == [16, 64] and all(0 <= a <= 1 for a in report["accuracy"])
     assert main(["eval", str(tmp_path / "run"), "--lengths", "1,x"]) == 2
-    assert "--lengths is a comma-separated list of integers" in capsys.readouterr().err
+    assert "--lengths must be positive integers, comma-separated" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ def test_packed_documents_never_see_each_other(model):
         )
 
 
+@pytest.mark.slow  # 17 s of compiles: CI's slow step
 def test_accumulated_micro_batches_make_the_same_step_as_one_batch(model):
     tx = optax.sgd(1.0)  # the update is the gradient (Adam would magnify float noise)
     rows = pack([Document(str(i), bytes(range(i, i + 40))) for i in range(4)], 16)
