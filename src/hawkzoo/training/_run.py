@@ -142,7 +142,6 @@ def _start(
     if resume:
         if _as_json(saved_config(out)) != _as_json(config):
             raise InputError(f"the run in {out} has another config; resume with its own")
-        recover(checkpoint)
         saved = read_record(checkpoint) if checkpoint.exists() else _read_json(out / SETTINGS)
     elif any((out / name).exists() for name in (SETTINGS, METRICS, CHECKPOINT)):
         raise ExistingPathError(
@@ -171,9 +170,10 @@ def saved_config(out: str | pathlib.Path) -> TrainConfig:
     """The config of the run in the folder `out`, to resume it: from its `run.json`, or
     from its checkpoint for runs that predate it."""
     out = pathlib.Path(out)
+    recover(out / CHECKPOINT)  # one an interrupted save set aside
     if (out / SETTINGS).is_file():
         return make_config(_read_json(out / SETTINGS)["config"])
-    if (out / CHECKPOINT).exists() or any(out.glob(f".{CHECKPOINT}.replaced-*")):
+    if (out / CHECKPOINT).exists():
         return make_config(read_record(out / CHECKPOINT)["config"])
     raise MissingPathError(f"no run to resume in {out} (no {SETTINGS} and no checkpoint)")
 
