@@ -6,6 +6,7 @@ the scan must move ÷ time) and as a ratio to the in-place elementwise floor `a 
 
     uv run python benchmarks/scan.py                  # small shapes, about a minute
     uv run python benchmarks/scan.py --size issue     # the four reference shapes
+    uv run python benchmarks/scan.py --size device    # (8, 4096, 2048) bfloat16 (`sweep`: T)
 """
 
 import argparse
@@ -34,11 +35,15 @@ class Size:
 
 SIZES = {
     "small": Size([(4, 1024, 256)], "float32", slow_compiles=False),
+    "smoke": Size([(2, 16, 8)], "float32", slow_compiles=False),  # the device check's smoke test
     "issue": Size(
         [(1, 4096, 1024), (8, 2048, 1024), (1, 16384, 1024), (4, 2048, 2560)],
         "float32,bfloat16",
         slow_compiles=True,
     ),
+    # The device check's: a wide batch, then time swept at batch × channels = 2048.
+    "device": Size([(8, 4096, 2048)], "bfloat16", slow_compiles=False),
+    "sweep": Size([(1, t, 2048) for t in (1024, 4096, 16384, 65536)], "bfloat16", False),
 }
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 FLOOR = "a * x, in place"

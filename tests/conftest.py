@@ -5,6 +5,8 @@ import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# No machine's `hawkzoo doctor` cache steers `auto` here; the tests that need one make it.
+os.environ["HAWKZOO_DOCTOR_CACHE"] = "0"
 # Eight simulated devices for the sharding tests; set before JAX starts its backends.
 jax.config.update("jax_num_cpu_devices", 8)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from . import oracle
+from hawkzoo.backends import _oracle as oracle
 
 
 def test_forward_by_hand():

@@ -1,19 +1,15 @@
 """Scan problems for the tests: shapes fixed by the test case, values drawn by Hypothesis."""
 
 import os
-from functools import partial
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
-import numpy as np
 import pytest
 from hypothesis import strategies as st
 
 from hawkzoo import backends, linear_scan
-
-from .. import oracle
+from hawkzoo.backends import _oracle as oracle
+from hawkzoo.backends._verify import forward_and_vjp
 
 # Also run the slow cases of Pallas's GPU interpreter (CI does, in a step of its own).
 SLOW_INTERPRETERS = os.environ.get("HAWKZOO_TEST_SLOW_INTERPRETERS", "") not in ("", "0")
@@ -70,95 +66,31 @@ def case_id(case: dict) -> str:
 
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "complex64": jnp.complex64}
-
-
-# How the decays are drawn: the edges of the stable regime matter most.
-A_REGIMES = ("uniform", "zero", "one", "near_one", "mixed")
-
-
-class Problem(eqx.Module):
-    a: jax.Array
-    x: jax.Array
-    h0: jax.Array | None
-    reset: jax.Array | None
-    dh: jax.Array
-    dh_last: jax.Array
-
-
-def _decays(key, shape, regime, dtype):
-    k1, k2, k3 = jr.split(key, 3)
-    magnitude = {
-        "uniform": lambda: jr.uniform(k1, shape),
-        "zero": lambda: jnp.zeros(shape),
-        "one": lambda: jnp.ones(shape),
-        "near_one": lambda: 1 - 10 ** jr.uniform(k1, shape, minval=-6, maxval=-2),
-        "mixed": lambda: jr.choice(k1, jnp.array([0.0, 0.5, 0.99, 1.0]), shape),
-    }[regime]()
-    if jnp.issubdtype(dtype, jnp.complexfloating):
-        phase = jr.uniform(k2, shape, minval=-jnp.pi, maxval=jnp.pi)
-        return (magnitude * jnp.exp(1j * phase)).astype(dtype)
-    sign = jnp.where(jr.bernoulli(k3, 0.1, shape), -1.0, 1.0) if regime == "uniform" else 1.0
-    return (sign * magnitude).astype(dtype)
-
-
-def _values(key, shape, dtype, scale=1.0):
-    if jnp.issubdtype(dtype, jnp.complexfloating):
-        real, imag = jr.normal(key, (2, *shape))
-        return (scale * (real + 1j * imag)).astype(dtype)
-    return (scale * jr.normal(key, shape)).astype(dtype)
+tolerance = oracle.tolerance
 
 
 @st.composite
 def problems(draw, steps, channels, dtype, regime=None, with_h0=True, with_reset=True):
     """A `Problem` of shape `(steps, *channels)`: values, resets and (if None) regime drawn."""
-    dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
-    seed = draw(st.integers(0, 2**31 - 1))
-    regime = regime or draw(st.sampled_from(A_REGIMES))
-    scale = draw(st.sampled_from([1.0, 1e-3, 1e3]))
-    density = draw(st.sampled_from([0.0, 0.05, 0.5, 1.0]))
-    keys = jr.split(jr.key(seed), 6)
-    shape = (steps, *channels)
-    return Problem(
-        a=_decays(keys[0], shape, regime, dtype),
-        x=_values(keys[1], shape, dtype, scale),
-        h0=_values(keys[2], channels, dtype, scale).astype(jnp.promote_types(dtype, jnp.float32))
-        if with_h0
-        else None,
-        reset=jr.bernoulli(keys[3], density, (steps,)) if with_reset else None,
-        dh=_values(keys[4], shape, dtype),
-        dh_last=_values(keys[5], channels, dtype).astype(jnp.promote_types(dtype, jnp.float32)),
+    return oracle.problem(
+        draw(st.integers(0, 2**31 - 1)),
+        steps,
+        channels,
+        DTYPES[dtype] if isinstance(dtype, str) else dtype,
+        regime=regime or draw(st.sampled_from(oracle.A_REGIMES)),
+        scale=draw(st.sampled_from([1.0, 1e-3, 1e3])),
+        reset_density=draw(st.sampled_from([0.0, 0.05, 0.5, 1.0])),
+        with_h0=with_h0,
+        with_reset=with_reset,
     )
-
-
-def tolerance(dtype, steps) -> float:
-    """Relative to the scan of absolute values: output rounding plus accumulation error."""
-    output_eps = float(jnp.finfo(dtype).eps)
-    accumulate_eps = float(jnp.finfo(jnp.promote_types(dtype, jnp.float32)).eps)
-    return 4 * output_eps + 4 * steps * accumulate_eps
 
 
 def assert_scaled_close(actual, expected, scale, tol, what):
-    actual, expected = oracle.wide(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
-    error = np.abs(actual - expected)
-    bound = tol * np.abs(scale) + 1e-30
-    worst = np.unravel_index(np.argmax(error / bound), error.shape) if error.size else ()
-    assert np.all(error <= bound), (
-        f"{what}: error {error[worst]:.3g} exceeds {bound[worst]:.3g} at {worst} "
-        f"(got {actual[worst]}, expected {expected[worst]})"
-    )
+    found = oracle.mismatch(actual, expected, scale, tol)
+    assert found is None, f"{what}: {found}"
 
 
-@partial(jax.jit, static_argnames=("backend", "reverse", "scan"))
-def forward_and_vjp(problem: Problem, *, backend, reverse: bool, scan=linear_scan):
-    def run(a, x, h0):
-        return scan(a, x, h0=h0, reset=problem.reset, reverse=reverse, backend=backend)
-
-    (h, h_last), vjp = jax.vjp(run, problem.a, problem.x, problem.h0)
-    return (h, h_last), vjp((problem.dh, problem.dh_last))
-
-
-def check_against_oracle(problem: Problem, backend, reverse: bool, scan=linear_scan):
+def check_against_oracle(problem: oracle.Problem, backend, reverse: bool, scan=linear_scan):
     """`scan`'s values and gradients on `problem` against the float64 oracle's."""
     skip_if_refused(backend, problem.a, problem.x)
     (h, h_last), (da, dx, dh0) = forward_and_vjp(
@@ -169,21 +101,5 @@ def check_against_oracle(problem: Problem, backend, reverse: bool, scan=linear_s
     assert da.dtype == problem.a.dtype and dx.dtype == problem.x.dtype
     assert dh0 is None if problem.h0 is None else dh0.dtype == acc
 
-    a, x, dh, dh_last = map(oracle.wide, (problem.a, problem.x, problem.dh, problem.dh_last))
-    h0 = None if problem.h0 is None else oracle.wide(problem.h0)
-    abs_a, abs_x, abs_dh, abs_dh_last = map(np.abs, (a, x, dh, dh_last))
-    abs_h0 = None if h0 is None else np.abs(h0)
-    tol = tolerance(problem.x.dtype, len(a))
-
-    expected = oracle.scan(a, x, h0, problem.reset, reverse)
-    scale = oracle.scan(abs_a, abs_x, abs_h0, problem.reset, reverse)
-    assert_scaled_close(h, expected[0], scale[0], tol, "h")
-    assert_scaled_close(h_last, expected[1], scale[1], tol, "h_last")
-
-    grads = oracle.scan_vjp(a, x, h0, dh, dh_last, problem.reset, reverse)
-    scales = oracle.scan_vjp(abs_a, abs_x, abs_h0, abs_dh, abs_dh_last, problem.reset, reverse)
-    for name, got, want, size in zip(
-        ("da", "dx", "dh0"), (da, dx, dh0), grads, scales, strict=True
-    ):
-        if name != "dh0" or problem.h0 is not None:
-            assert_scaled_close(got, want, size, 2 * tol, name)
+    found = oracle.mismatches(problem, ((h, h_last), (da, dx, dh0)), reverse)
+    assert not found, found

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 from hawkzoo import backends, linear_scan
-from hawkzoo.backends import _auto, _platform
+from hawkzoo.backends import _platform, _trust
 
 A = jnp.full((40, 3, 50), 0.9)
 X = jnp.ones((40, 3, 50))
@@ -28,6 +28,7 @@ H200 = jax.sharding.AbstractMesh(
 
 def on_gpu(monkeypatch, capability):
     monkeypatch.setattr(_platform, "target_platform", lambda: "gpu")
+    monkeypatch.setattr(_platform, "device_kind", lambda: "NVIDIA H200")
     monkeypatch.setattr(_platform, "cuda_capability", lambda: capability)
 
 
@@ -54,11 +55,15 @@ def test_blocks_a_copy_cannot_move_are_refused_at_construction(field, value):
         backends.PallasGPU(**{field: value})
 
 
-def test_auto_prefers_it_on_hopper_and_falls_back_with_one_warning_before(monkeypatch):
+def test_auto_runs_it_on_hopper_once_verified_and_falls_back_with_one_warning(
+    monkeypatch, doctor_cache
+):
     on_gpu(monkeypatch, (9, 0))
+    with pytest.warns(backends.ScanBackendFallbackWarning, match="'pallas_gpu' has not been ver"):
+        assert backends.Auto().select(A, X) == backends.Chunked()
+    _trust.remember({"pallas_gpu": True})
     assert backends.Auto().select(A, X) == backends.PallasGPU()
     on_gpu(monkeypatch, (8, 6))
-    monkeypatch.setattr(_auto, "_warned", set())
     with pytest.warns(backends.ScanBackendFallbackWarning, match=r"compute capability 9\.0"):
         assert backends.Auto().select(A, X) == backends.Chunked()
     with warnings.catch_warnings():

@@ -10,7 +10,7 @@ import pytest
 from jax.experimental.pallas import tpu as pltpu
 
 from hawkzoo import backends, linear_scan
-from hawkzoo.backends import _platform
+from hawkzoo.backends import _platform, _trust
 
 A = jnp.full((40, 3, 50), 0.9)
 X = jnp.ones((40, 3, 50))
@@ -28,8 +28,12 @@ def test_it_refuses_what_it_cannot_run_and_says_why():
         linear_scan(A, X, backend=oversized)
 
 
-def test_auto_prefers_it_on_tpu(monkeypatch):
+def test_auto_prefers_it_on_tpu_once_verified(monkeypatch, doctor_cache):
     monkeypatch.setattr(_platform, "target_platform", lambda: "tpu")
+    monkeypatch.setattr(_platform, "device_kind", lambda: "TPU v5 lite")
+    with pytest.warns(backends.ScanBackendFallbackWarning, match="'pallas_tpu' has not been"):
+        assert backends.Auto().preferences(A, X)[0] == backends.Chunked()
+    _trust.remember({"pallas_tpu": True})
     assert backends.Auto().preferences(A, X)[0] == backends.PallasTPU()
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from hawkzoo import linear_scan
+from hawkzoo.backends import _oracle as oracle
 
-from .. import oracle
 from .problems import assert_scaled_close, problems, runnable_backends, tolerance
 
 BACKENDS = runnable_backends()

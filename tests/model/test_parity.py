@@ -17,14 +17,15 @@ from ..official import official_forward, official_params, packed_positions, smal
 # interpreter here (the GPU kernel's slowest: it joins Hawk's with SLOW_INTERPRETERS);
 # the all-attention pattern runs no scan, so one backend covers it. `auto` runs where it
 # picks a kernel; on a CPU it is `sequential`, already a case. `associative` (Griffin's
-# takes 17 s to compile) and `chunked` (20-30 s a pattern, with the oracle) run in CI's
-# slow step; tests/backends checks both against the scan's oracle in the quick suite.
+# takes 17 s to compile), `chunked` (20-30 s a pattern, with the oracle) and `pallas_tpu`
+# (35 s in its interpreter) run in CI's slow step; tests/backends checks all three against
+# the scan's oracle in the quick suite.
 CASES = [
     pytest.param(
         pattern,
         runnable(name),
         id=f"{pattern}-{name}",
-        marks=[pytest.mark.slow] if name in ("associative", "chunked") else [],
+        marks=[pytest.mark.slow] if name in ("associative", "chunked", "pallas_tpu") else [],
     )
     for pattern in ("hawk", "griffin")
     for name in backends.registered()

@@ -23,3 +23,5 @@ from ._registry import (
 )
 from ._sequence_parallel import sequence_parallel_scan as sequence_parallel_scan
 from ._sequential import Sequential as Sequential
+from ._trust import support_matrix as support_matrix
+from ._verify import Verification as Verification, verify as verify

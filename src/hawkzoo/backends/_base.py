@@ -27,7 +27,8 @@ class AbstractScanBackend(eqx.Module):
     with at least two steps, resets already folded into `a`, and an `h0` in the
     accumulation dtype; [`linear_scan`][hawkzoo.backends.linear_scan] does the rest.
     Subclasses set `name` (the registry key), implement `scan`, and may refuse a call in
-    `unsupported_reason`.
+    `unsupported_reason`. A kernel written for one platform sets `kernel_for` to it
+    (`"gpu"`, `"tpu"`): `auto` prefers it there once it is verified natively.
 
     Sequence sharding needs nothing more: each shard summarises its slice with `scan`
     from a zero state, and rescans from its true initial state once the summaries are
@@ -35,6 +36,7 @@ class AbstractScanBackend(eqx.Module):
     """
 
     name: ClassVar[str]
+    kernel_for: ClassVar[str | None] = None
 
     def select(self, a: TimeMajor, x: TimeMajor) -> "AbstractScanBackend":
         """The backend that will run this call: `self`, or an error saying why it cannot."""

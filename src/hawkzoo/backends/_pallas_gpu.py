@@ -49,6 +49,7 @@ class PallasGPU(AbstractLoopBackend):
     """
 
     name = "pallas_gpu"
+    kernel_for = "gpu"
     block_steps: int = eqx.field(static=True, default=32)
     block_channels: int = eqx.field(static=True, default=128)
     parallel_walks: int = eqx.field(static=True, default=264)

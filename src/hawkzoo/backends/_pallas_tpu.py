@@ -36,6 +36,7 @@ class PallasTPU(AbstractLoopBackend):
     """
 
     name = "pallas_tpu"
+    kernel_for = "tpu"
     block_steps: int = eqx.field(static=True, default=128)
     rows: int = eqx.field(static=True, default=8)
     vmem_budget_bytes: int = eqx.field(static=True, default=16 * 2**20)
