@@ -19,7 +19,7 @@ mkdir -p "$out"
 
 if [[ ${DEVICE_CHECK_SMOKE:-0} == 1 ]]; then  # one backend, one tiny shape, a few tests
     models=(--model tiny-hawk) scan_sizes=(smoke) repetitions=1
-    doctor=(--backend sequential) tests=(tests/backends/test_doctor.py -k cache)
+    doctor=(--backend sequential) tests=(tests/backends/test_doctor.py -k cache -n 0)
     model_backends=(--backend sequential) slack=3  # a shared CPU: thrice the time
 else
     models=(--model hawk-100m --model griffin-100m) scan_sizes=(device sweep) repetitions=7
@@ -44,7 +44,8 @@ piece environment 20 "$python" -c "import jax, hawkzoo; print(jax.__version__, \
 hawkzoo.__version__, jax.devices())"
 # A process of its own per piece: none preallocates the GPU's memory for the others.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false HAWKZOO_DOCTOR_CACHE="$out/doctor-cache.json"
-piece doctor 100 "$python" -m hawkzoo.cli doctor "${doctor[@]}" --json "$out/doctor.json"
+piece doctor 100 "$python" -m hawkzoo.cli doctor "${doctor[@]}" --repetitions "$repetitions" \
+    --json "$out/doctor.json"
 piece kernel-tests 120 "$python" -m pytest -q "${tests[@]}"
 for size in "${scan_sizes[@]}"; do
     piece "scan-${size}" 60 "$python" benchmarks/scan.py --size "$size" \

@@ -95,7 +95,8 @@ def test_the_device_check_runs_each_piece_and_the_scan_benchmark_every_method(tm
     assert all(": exit 0 in " in line for line in summary), summary
     (doctor,) = json.loads((out / "doctor.json").read_text())["backends"]
     assert doctor["verified"] and len(doctor["timings"]) == 3
-    assert json.loads((out / "doctor-cache.json").read_text())["backends"]["sequential"]["verified"]
+    (cached,) = json.loads((out / "doctor-cache.json").read_text())["entries"]
+    assert cached["backend"] == "sequential" and cached["verified"]
     (models,) = json.loads((out / "models.json").read_text())["backends"]
     assert [m["preset"] for m in models["models"]] == ["tiny-hawk"]
 
@@ -160,7 +161,7 @@ def test_the_train_step_benchmark_times_both_models_on_the_same_work(tmp_path):
     config = bench.BASE.replace(
         width=32, mlp_width=48, lru_width=32, num_heads=2, num_gate_blocks=2, num_layers=3
     )
-    size = bench.Size((2, 16), tokens_per_step=32, lengths=(8, 16), repetitions=1)
+    size = bench.Size((2, 16), tokens_per_step=32, lengths=(8,), repetitions=1)
     comparison = bench.compare(size, rate=1e9, config=config)
     assert {(r["model"], r["remat"]) for r in comparison} == {
         (model, remat) for model in ("hawkzoo", "official") for remat in (False, True)
@@ -170,7 +171,7 @@ def test_the_train_step_benchmark_times_both_models_on_the_same_work(tmp_path):
     families = {"griffin": config, "mqa": config.replace(block_pattern=("attention",))}
     lengths = bench.against_length(size, rate=1e9, families=families)
     assert [(r["family"], r["rows"], r["length"]) for r in lengths] == [
-        ("griffin", 4, 8), ("griffin", 2, 16), ("mqa", 4, 8), ("mqa", 2, 16)
+        ("griffin", 4, 8), ("mqa", 4, 8)
     ]  # fmt: skip
     assert all(r["median_ms"] > 0 and r["mfu"] > 0 for r in comparison + lengths)
     table = bench.markdown(bench.environment(), 1e9, comparison, lengths)

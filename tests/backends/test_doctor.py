@@ -60,8 +60,8 @@ def test_a_broken_kernel_fails_the_doctor_and_auto_never_picks_it(kernels_for_cp
     )
     assert report.auto_picks == "sound"  # verified by this run, through the cache
     assert backends.Auto().preferences(A, X) == (Sound(), backends.Sequential())
-    cached = json.loads(kernels_for_cpu.read_text())["backends"]
-    assert {name: entry["verified"] for name, entry in cached.items()} == {
+    cached = json.loads(kernels_for_cpu.read_text())["entries"]
+    assert {entry["backend"]: entry["verified"] for entry in cached} == {
         "broken": False,
         "sound": True,
     }
@@ -96,9 +96,16 @@ def test_only_a_cache_of_this_device_and_these_versions_is_trusted(monkeypatch, 
     on_h200(monkeypatch)
     _trust.remember({"pallas_gpu": True})
     assert backends.Auto().preferences(A, X)[0] == backends.PallasGPU()
-    for field, value in [("jax", "0.4.1"), ("hawkzoo", "0.0.1"), ("device_kind", "NVIDIA A100")]:
-        stale = json.loads(doctor_cache.read_text())
-        stale["backends"]["pallas_gpu"]["key"][field] = value
+    monkeypatch.setattr(_platform, "device_kind", lambda: "NVIDIA A100")  # a shared home
+    assert _trust.verified_by("pallas_gpu") is None
+    _trust.remember({"pallas_gpu": False})
+    on_h200(monkeypatch)
+    assert _trust.verified_by("pallas_gpu") is not None  # each device kind its own entry
+    fresh = doctor_cache.read_text()
+    for field, value in [("jax", "0.4.1"), ("hawkzoo", "0.0.1")]:
+        stale = json.loads(fresh)
+        for entry in stale["entries"]:
+            entry["key"] = entry["key"] | {field: value}
         doctor_cache.write_text(json.dumps(stale))
         assert _trust.verified_by("pallas_gpu") is None, field
     monkeypatch.setenv(_trust.CACHE_VARIABLE, "0")

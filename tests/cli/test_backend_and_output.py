@@ -60,6 +60,7 @@ def test_train_runs_its_steps_evaluations_and_final_sample_under_the_backend(run
     assert all(found == {"chunked"} for found in scopes.values()), scopes
 
 
+@pytest.mark.slow  # two evaluations lowered and run: 21 s
 def test_eval_runs_the_recorded_backend_unless_told_another(run, tmp_path, capsys):
     folder, *_ = run
     for given, expected in [([], "chunked"), (["--backend", "sequential"], "sequential")]:

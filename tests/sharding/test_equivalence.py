@@ -90,6 +90,7 @@ def test_the_recurrence_splits_time_only_under_a_seq_axis():
         assert _uses_shard_map(model, batch)
 
 
+@pytest.mark.slow  # ten sharded steps compiled and checked: 22 s
 def test_steps_keep_their_placement_and_compile_once():
     model = build("tiny-griffin", key=jax.random.key(0))
     tx = optimizer(TrainConfig(steps=10))
@@ -121,6 +122,7 @@ def test_a_checkpoint_saved_on_one_mesh_loads_on_another(tmp_path):
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.slow  # the sampler compiled twice, sharded and not: 14 s
 def test_sampling_on_a_data_and_model_mesh_equals_one_device():
     model = build("tiny-griffin", key=jax.random.key(0))
     prompts = [[5, 6, 7], [9], [3, 4], [8, 8, 8, 8], [1]]  # rows that do not divide over data

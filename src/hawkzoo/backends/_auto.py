@@ -7,7 +7,7 @@ from jaxtyping import Array
 from .._typing import State, TimeMajor
 from . import _platform, _trust
 from ._base import AbstractScanBackend
-from ._registry import get, register, registered
+from ._registry import get, kernels_for, register
 
 
 class ScanBackendFallbackWarning(UserWarning):
@@ -41,8 +41,7 @@ class Auto(AbstractScanBackend):
         """The backends `auto` tries for this call, in order."""
         del a, x
         platform = _platform.target_platform()
-        kernels = [backend for backend in map(get, registered()) if backend.kernel_for == platform]
-        trusted = [kernel for kernel in kernels if _trusted(kernel)]
+        trusted = [kernel for kernel in kernels_for(platform) if _trusted(kernel)]
         if platform == "cpu":
             return (*trusted, get("sequential"))
         return (*trusted, get("chunked"), get("sequential"))

@@ -33,6 +33,11 @@ def registered() -> tuple[str, ...]:
     return tuple(sorted(_backends))
 
 
+def kernels_for(platform: str) -> tuple[AbstractScanBackend, ...]:
+    """The registered backends that are kernels written for `platform`, by name."""
+    return tuple(cls() for _, cls in sorted(_backends.items()) if cls.kernel_for == platform)
+
+
 def get(backend: str | AbstractScanBackend) -> AbstractScanBackend:
     """A backend instance from a registered name, or the instance itself."""
     if isinstance(backend, AbstractScanBackend):

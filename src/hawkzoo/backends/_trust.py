@@ -2,6 +2,7 @@
 `hawkzoo doctor` cache of this machine. `auto` runs a kernel only where one says so."""
 
 import datetime
+import functools
 import importlib.metadata
 import importlib.resources
 import json
@@ -13,16 +14,16 @@ from typing import Any
 import jax
 
 from . import _platform
-from ._registry import get, registered
+from ._registry import get, kernels_for, registered
 
 CACHE_VARIABLE = "HAWKZOO_DOCTOR_CACHE"
-RECORD_FORMAT = "hawkzoo-verification/1"
-CACHE_FORMAT = "hawkzoo-doctor-cache/1"
+CACHE_FORMAT = "hawkzoo-doctor-cache/2"
 PLATFORMS = {"cpu": "CPU", "gpu": "NVIDIA GPU", "tpu": "TPU"}
 
 _warned: set[str] = set()
 
 
+@functools.cache
 def record() -> list[dict[str, Any]]:
     """The package's record: a native verification per entry (backend, platform, device
     kind, JAX and hawkzoo versions, date and the checks passed)."""
@@ -61,41 +62,43 @@ def verified_by(name: str) -> str | None:
     for entry in record():
         if entry["backend"] == name and entry["device_kind"] == key["device_kind"]:
             return f"the package's record ({entry['date']}, JAX {entry['jax']})"
-    cached = _read_cache().get(name)
-    if cached is not None and cached["verified"] and cached["key"] == key:
-        return f"hawkzoo doctor on this machine ({cached['date']})"
+    for cached in _read_cache():
+        if cached["backend"] == name and cached["key"] == key and cached["verified"]:
+            return f"hawkzoo doctor on this machine ({cached['date']})"
     return None
 
 
 def remember(results: dict[str, bool]) -> pathlib.Path | None:
-    """Cache whether each backend (by name) passed every check natively here; returns the
-    file written, None when the cache is off."""
+    """Cache whether each backend (by name) passed every check natively here, beside the
+    entries of other device kinds and versions; returns the file written, None when the
+    cache is off."""
     path = cache_path()
     if path is None:
         return None
-    entry = {"key": here(), "date": datetime.date.today().isoformat()}
-    backends = _read_cache() | {name: entry | {"verified": ok} for name, ok in results.items()}
+    key, date = here(), datetime.date.today().isoformat()
+    kept = [e for e in _read_cache() if e["key"] != key or e["backend"] not in results]
+    new = [{"backend": b, "key": key, "date": date, "verified": ok} for b, ok in results.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f".{path.name}.{os.getpid()}")
-    staged.write_text(json.dumps({"format": CACHE_FORMAT, "backends": backends}, indent=1))
+    staged.write_text(json.dumps({"format": CACHE_FORMAT, "entries": kept + new}, indent=1))
     staged.replace(path)
     return path
 
 
-def _read_cache() -> dict[str, dict[str, Any]]:
-    """The cache's entries by backend name; none when off, missing or unreadable (the last
-    with one warning per file)."""
+def _read_cache() -> list[dict[str, Any]]:
+    """The cache's entries; none when off, missing or unreadable (the last with one warning
+    per file)."""
     path = cache_path()
     if path is None or not path.exists():
-        return {}
+        return []
     try:
         data = json.loads(path.read_text())
         if data["format"] != CACHE_FORMAT:
             raise ValueError(f"format {data['format']!r}")
-        backends = data["backends"]
-        if not all({"key", "date", "verified"} <= entry.keys() for entry in backends.values()):
-            raise ValueError("an entry lacks its key, date or verdict")
-        return backends
+        entries = data["entries"]
+        if not all({"backend", "key", "date", "verified"} <= entry.keys() for entry in entries):
+            raise ValueError("an entry lacks its backend, key, date or verdict")
+        return entries
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         if str(path) not in _warned:
             _warned.add(str(path))
@@ -104,7 +107,7 @@ def _read_cache() -> dict[str, dict[str, Any]]:
                 f"({type(error).__name__}: {error}); `hawkzoo doctor` writes it anew",
                 stacklevel=2,
             )
-        return {}
+        return []
 
 
 def support_matrix() -> str:
@@ -117,7 +120,7 @@ def support_matrix() -> str:
     for name in names:
         cells = [_cell(name, platform, get(name).kernel_for) for platform in PLATFORMS]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
-    picks = [_auto_cell(names, platform) for platform in PLATFORMS]
+    picks = [_auto_cell(platform) for platform in PLATFORMS]
     lines.append("| `auto` runs | " + " | ".join(picks) + " |")
     return "\n".join(lines) + "\n"
 
@@ -135,9 +138,9 @@ def _cell(name: str, platform: str, kernel_for: str | None) -> str:
     return "unsupported (its interpreter runs here, for tests)"
 
 
-def _auto_cell(names: list[str], platform: str) -> str:
+def _auto_cell(platform: str) -> str:
     fallback = "sequential" if platform == "cpu" else "chunked"
-    kernels = [name for name in names if get(name).kernel_for == platform]
+    kernels = [kernel.name for kernel in kernels_for(platform)]
     trusted = [
         f"`{e['backend']}` on {e['device_kind']}"
         for e in record()
