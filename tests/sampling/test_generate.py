@@ -38,6 +38,7 @@ def test_greedy_tokens_are_the_argmax_of_recomputed_logits(model):
         assert np.argmax(logits[len(prompt) - 1 : -1], axis=-1).tolist() == new
 
 
+@pytest.mark.slow  # the sampler compiled for a batch and for one row: 11 s
 def test_a_row_samples_the_same_tokens_alone_and_in_any_batch(griffin):
     settings: dict[str, Any] = dict(max_new_tokens=10, temperature=1.5, top_k=20, top_p=0.95)
     key = jax.random.key(7)
@@ -96,6 +97,7 @@ def test_bad_input_is_refused_with_the_reason(griffin, prompts, changes, message
         generate(griffin, prompts, **settings)
 
 
+@pytest.mark.slow  # a prefill, the decoding loop and generate compiled: 11 s
 def test_decoding_from_a_state_you_hold_equals_generate(griffin):
     prompts = [[2, 5, 6, 7], [2, 9, 10, 11]]
     tokens, positions = jnp.asarray(prompts), jnp.broadcast_to(jnp.arange(4), (2, 4))

@@ -4,9 +4,12 @@ import contextlib
 import io
 import re
 
+import pytest
+
 from hawkzoo.training import TrainConfig, _run, train
 
 
+@pytest.mark.slow  # a run of its own with a progress bar: 17 s
 def test_evaluation_lines_start_on_a_line_of_their_own_beside_the_bar(tmp_path):
     text = tmp_path / "text"
     text.mkdir()
