@@ -175,7 +175,7 @@ def verify(
       rows, which a kernel splits in time; 270 rows, which it splits by rows). A backend
       that refuses a problem (complex inputs for the kernels) says why; that is no failure.
     - `interpret`: also the Pallas kernels for other hardware in their interpreters, on the
-      four small problems (minutes on a CPU). Interpreted runs are never trusted.
+      four small problems (both in 14 s on 2 CPU cores). Interpreted runs are never trusted.
     - `timing`: forward and forward+backward times of the scan at three or four
       batch-major shapes, their bandwidth and its ratio to a copy's.
     - `models`: presets also timed per verified backend: a training step (2 rows of 256

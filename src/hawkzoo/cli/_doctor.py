@@ -25,7 +25,7 @@ def add_to(commands) -> None:
     parser.add_argument(
         "--interpret",
         action="store_true",
-        help="also the kernels for other hardware in Pallas's interpreters (minutes on a CPU)",
+        help="also the kernels for other hardware, in Pallas's interpreters (small problems)",
     )
     parser.add_argument("--no-timing", action="store_true", help="check only, time nothing")
     parser.add_argument(
