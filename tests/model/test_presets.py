@@ -13,7 +13,7 @@ from recurrentgemma.jax import griffin
 from hawkzoo.model import build, num_parameters, preset, presets
 
 MODELS = pathlib.Path(__file__).parents[2] / "models"
-FAMILIES = ("hawk", "griffin", "mqa", "recurrentgemma", "tiny")
+FAMILIES = ("hawk", "griffin", "mqa", "recurrentgemma", "small", "tiny")
 PAPER_SIZES = ("100m", "200m", "400m", "1.3b", "3b", "7b", "14b")
 
 

@@ -13,10 +13,9 @@ from .._checks import integer, optional
 from ..checkpoints import load
 from ..data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
 from ..errors import InputError
-from ..training import accuracy, bits_per_byte, held_out_rows
+from ..training import accuracy, bits_per_byte, held_out_rows, loss_by_position
 from ..training._checkpoint import read_record
 from ..training._config import make_config
-from ..training._evaluation import loss_by_position
 from ..training._plots import line_plot
 from ..training._run import CHECKPOINT
 from ._backend import add_flag as add_backend_flag

@@ -10,7 +10,7 @@ from ..training._run import CHECKPOINT
 from ._mesh import add_flags as add_mesh_flags, mesh_from
 
 FLAGS = {  # flag: (config field, type, help)
-    "preset": (str, "a model preset (default tiny-griffin)"),
+    "preset": (str, "a model preset (default small-griffin)"),
     "task": (
         str,
         "a synthetic task instead of text: selective-copying, induction-heads, mqar, phonebook",
@@ -29,7 +29,7 @@ def add_to(commands) -> None:
     parser = commands.add_parser(
         "train",
         help="train a model",
-        description="Train a model (the tiny Griffin on the built-in standard-library corpus "
+        description="Train a model (the small Griffin on the built-in standard-library corpus "
         "by default), save a checkpoint, plot the loss and sample from it.",
     )
     parser.add_argument("--config", help="a TOML file of training settings")

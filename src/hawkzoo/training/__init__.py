@@ -6,6 +6,7 @@ from ._evaluation import (
     accuracy as accuracy,
     bits_per_byte as bits_per_byte,
     held_out_rows as held_out_rows,
+    loss_by_position as loss_by_position,
 )
 from ._optimizer import (
     decay_mask as decay_mask,

@@ -43,18 +43,18 @@ class TrainConfig:
       sample of `sample_tokens` (0: none) continuing `sample_prompt`.
     """
 
-    preset: str = "tiny-griffin"
+    preset: str = "small-griffin"
     model: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     task: str | None = None
     task_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data: str = "stdlib"
     seq_len: int | None = None
-    steps: int = 600
+    steps: int = 1000
     batch_size: int = 16
     accumulate: int = 1
-    learning_rate: float = 3e-3
-    warmup: int | float = 0.1
-    final_learning_rate_fraction: float = 0.1
+    learning_rate: float = 6e-3
+    warmup: int | float = 0.05
+    final_learning_rate_fraction: float = 0.0
     b1: float = 0.9
     b2: float = 0.98
     weight_decay: float = 0.1

@@ -1,0 +1,225 @@
+"""The paper's findings in miniature, in one command: Figures 5, 6 and 7, and the main job
+against gzip.
+
+    uv run python benchmarks/reproduce.py           # all of it, 3 seeds: hours on 2 cores
+    uv run python benchmarks/reproduce.py --quick   # every experiment for a few steps
+
+Each experiment keeps the runs already in its JSON file, so an interrupted reproduction
+continues where it stopped (the main job, five minutes, is run again). Beside the
+experiments' own JSON, Markdown and PNG files it writes `main-job-cpu.json` and
+`claims.md`: each claim, what the paper found, what hawkzoo measured (mean and range over
+seeds) and whether they agree, by the rule the claim states.
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import long_context
+import synthetic_tasks as tasks
+from _common import environment
+from hawkzoo.data import gzip_bits_per_byte, load_corpus
+from hawkzoo.training import TrainConfig, train
+
+MAIN_JOB_SECONDS = 300
+
+
+def main_job(out: Path, *, quick: bool) -> dict:
+    """The default `hawkzoo train`, timed, and its held-out bits per byte beside gzip's."""
+    settings = TrainConfig(steps=2, eval_every=2, sample_tokens=4) if quick else TrainConfig()
+    tic = time.perf_counter()
+    result = train(settings, out / "main-job", progress=False, log=lambda _: None)
+    return {
+        "preset": settings.preset,
+        "steps": settings.steps,
+        "train_seconds": time.perf_counter() - tic,
+        "bits_per_byte": result.evaluation["held_out_bits_per_byte"],
+        "gzip -9": gzip_bits_per_byte(load_corpus(settings.data).held_out),
+    }
+
+
+Row = tuple[str, str, str, str]
+
+
+def _claim(claim: str, paper: str, values: dict, rule: Callable[[dict], bool], needs) -> Row:
+    """A row: `values` (each model's, over seeds) judged by `rule` once every model in
+    `needs` has run."""
+    measured = "; ".join(f"{family} {_measured(v)}" for family, v in values.items())
+    missing = [family for family in needs if family not in values]
+    if missing:
+        return claim, paper, measured, f"not run yet: {', '.join(missing)}"
+    return claim, paper, measured, "yes" if rule(values) else "**no**"
+
+
+def _measured(over_seeds: list) -> str:
+    """Mean and range over seeds of a number; the mean of each entry of a list."""
+    seeds = f" ({len(over_seeds)} seed{'s' * (len(over_seeds) > 1)})"
+    if isinstance(over_seeds[0], list):
+        return ", ".join(f"{m:.3f}" for m in np.mean(over_seeds, 0)) + seeds
+    digits = 0 if all(isinstance(x, int) for x in over_seeds) else 3
+    return tasks.spread(over_seeds, digits) + seeds
+
+
+def _task_claims(results: list[dict]) -> list[Row]:
+    every, rows = list(tasks.FAMILIES), []
+    copying = tasks.headline(results, "selective-copying")
+    final = {f: [r["accuracy"][0] for r in runs] for f, runs in copying.items()}
+    rows.append(
+        _claim(
+            "6, left: every model solves selective copying (accuracy ≥ 0.9 at the end)",
+            "all three solve it",
+            final,
+            lambda v: all(min(seeds) >= 0.9 for seeds in v.values()),
+            every,
+        )
+    )
+    reached = {  # not reached: the budget + 100
+        f: [tasks.steps_to(r) or r["steps"] + 100 for r in runs] for f, runs in copying.items()
+    }
+    rows.append(
+        _claim(
+            "6, left: Hawk needs the most steps to 0.9 accuracy (not reached: the budget + 100)",
+            "Hawk learns significantly slower",
+            reached,
+            lambda v: all(min(v["hawk"]) > max(v[f]) for f in v if f != "hawk"),
+            every,
+        )
+    )
+    induction = tasks.headline(results, "induction-heads")
+    factors = tasks.EXPERIMENTS["induction-heads"]["lengths"]
+    at = {
+        k: {f: [r["accuracy"][i] for r in runs] for f, runs in induction.items()}
+        for i, k in enumerate(factors)
+    }
+    rows.append(
+        _claim(
+            "6, middle: every model solves induction heads at the training length (≥ 0.9)",
+            "all three solve it",
+            at[1],
+            lambda v: all(min(seeds) >= 0.9 for seeds in v.values()),
+            every,
+        )
+    )
+    for family, paper in (("hawk", "perfectly"), ("griffin", "nearly perfectly")):
+        rows.append(
+            _claim(
+                f"6, middle: {family} extrapolates to 16× the training length (≥ 0.9)",
+                f"extrapolates {paper} to far longer sequences",
+                {f: v for f, v in at[16].items() if f == family},
+                lambda v, f=family: min(v[f]) >= 0.9,
+                [family],
+            )
+        )
+    rows.append(
+        _claim(
+            "6, middle: the Transformer does not extrapolate (below 0.5 at 8×)",
+            "fails beyond the training length",
+            {f: v for f, v in at[8].items() if f == "mqa"},
+            lambda v: max(v["mqa"]) < 0.5,
+            ["mqa"],
+        )
+    )
+    phonebook = tasks.headline(results, "phonebook")
+    rows.append(
+        _claim(
+            "7: phonebook accuracy at 1, 2 and 4× the trained book: MQA ≥ Griffin ≥ Hawk",
+            "the Transformer best, Griffin next, Hawk worst",
+            {f: [r["accuracy"] for r in runs] for f, runs in phonebook.items()},
+            lambda v: bool(
+                np.all(np.mean(v["mqa"], 0) >= np.mean(v["griffin"], 0))
+                and np.all(np.mean(v["griffin"], 0) >= np.mean(v["hawk"], 0))
+            ),
+            every,
+        )
+    )
+    return rows
+
+
+def _long_context_claims(record: dict) -> list[Row]:
+    at: dict[str, list] = {}
+    for r in record["results"]:
+        at.setdefault(r["family"], []).append(long_context.at_factors(r))
+    means = {family: np.mean(over_seeds, 0) for family, over_seeds in at.items()}
+    rows = [
+        _claim(
+            f"5: {family} holds past the training length (2-16× within 0.02 of 1×)",
+            "keeps improving past the training length",
+            at,
+            lambda _, f=family: bool(np.all(means[f][1:] <= means[f][0] + 0.02)),
+            [family],
+        )
+        for family in ("hawk", "griffin")
+    ]
+    rows.append(
+        _claim(
+            "5: the Transformer degrades past the training length (2× above 1×)",
+            "degrades beyond the training length",
+            at,
+            lambda _: bool(means["mqa"][1] > means["mqa"][0]),
+            ["mqa"],
+        )
+    )
+    return rows
+
+
+def claims(results: Path) -> str:
+    """The claims table from the experiments' JSON files in `results`."""
+    rows = []
+    if (path := results / "long-context-cpu.json").exists():
+        rows += _long_context_claims(json.loads(path.read_text()))
+    if (path := results / "synthetic-tasks-cpu.json").exists():
+        rows += _task_claims(json.loads(path.read_text())["results"])
+    if (path := results / "main-job-cpu.json").exists():
+        job = json.loads(path.read_text())
+        rows.append(
+            (
+                f"the default `hawkzoo train` beats gzip -9 within {MAIN_JOB_SECONDS} s",
+                "—",
+                f"{job['preset']}, {job['steps']} steps: {job['bits_per_byte']:.3f} bits per "
+                f"byte in {job['train_seconds']:.0f} s; gzip -9 {job['gzip -9']:.3f}",
+                "yes"
+                if job["bits_per_byte"] < job["gzip -9"]
+                and job["train_seconds"] <= MAIN_JOB_SECONDS
+                else "**no**",
+            )
+        )
+    lines = ["| figure: claim (the rule) | paper | hawkzoo | agrees |", "|---|---|---|---|"]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="Griffin only, 2 steps a run, one seed, to a temporary folder",
+    )
+    parser.add_argument(
+        "--results", type=Path, help="default: docs/benchmarks (--quick: temporary)"
+    )
+    parser.add_argument(
+        "--claims-only", action="store_true", help="rebuild claims.md from the JSON files alone"
+    )
+    args = parser.parse_args(argv)
+    out = Path(tempfile.mkdtemp(prefix="hawkzoo-reproduce-"))
+    results = args.results or (out / "results" if args.quick else Path("docs/benchmarks"))
+    if not args.claims_only:
+        runs = ["--results", str(results), "--out", str(out)]
+        runs += ["--steps", "2", "--seeds", "0", "--families", "griffin"] if args.quick else []
+        tasks.main(runs)
+        long_context.main(runs)
+        job = main_job(out, quick=args.quick) | {"environment": environment()}
+        (results / "main-job-cpu.json").write_text(json.dumps(job, indent=2))
+    table = claims(results)
+    (results / "claims.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
