@@ -64,6 +64,33 @@ def arguments(description: str, sizes: Collection[str], argv=None) -> argparse.N
     return parser.parse_args(argv)
 
 
+def experiment_parser(
+    description: str, families: Collection[str], name: str, steps: str
+) -> argparse.ArgumentParser:
+    """The flags of the paper's experiments: which models and seeds, how long, and where
+    the runs and results go (`name`.json, kept and resumed unless `--fresh`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--families", default=",".join(families))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, help=f"training steps (default: {steps})")
+    parser.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--results", type=Path, default=Path("docs/benchmarks"))
+    parser.add_argument("--name", default=name)
+    parser.add_argument(
+        "--fresh", action="store_true", help="start over (default: keep the runs in the JSON)"
+    )
+    return parser
+
+
+def save_figure(figure, path: Path) -> None:
+    """Lay out, write at 120 dpi and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def write_results(
     out: Path, stem: str, record: dict, table: str, plot: Callable[[Path], None]
 ) -> None:

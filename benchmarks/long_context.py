@@ -8,7 +8,6 @@ training length; the Transformer degrades beyond it. Writes JSON, a markdown tab
 PNG; runs already in the JSON are kept (`--fresh` starts over).
 """
 
-import argparse
 import itertools
 import json
 import math
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import environment
+from _common import environment, experiment_parser, save_figure
 from hawkzoo import checkpoints
 from hawkzoo.data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
 from hawkzoo.model import num_parameters
@@ -117,21 +116,12 @@ def plot(record: dict, path: Path) -> None:
     axis.set_ylabel("held-out bits per byte")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", type=int, help="training steps (default: the main job's)")
-    parser.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
-    parser.add_argument("--results", type=Path, default=Path("docs/benchmarks"))
-    parser.add_argument("--name", default="long-context-cpu")
-    parser.add_argument(
-        "--fresh", action="store_true", help="start over (default: keep the runs in the JSON)"
+    parser = experiment_parser(
+        __doc__.splitlines()[0], FAMILIES, "long-context-cpu", "the main job's"
     )
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="hawkzoo-long-"))

@@ -9,7 +9,6 @@ reports accuracy against step (speed of learning). Writes JSON, a markdown table
 PNG; runs already in the JSON are kept (`--fresh` starts over).
 """
 
-import argparse
 import json
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from _common import environment
+from _common import environment, experiment_parser, save_figure
 from hawkzoo import checkpoints
 from hawkzoo.data import task as make_task
 from hawkzoo.model import num_parameters
@@ -219,25 +218,16 @@ def plot(results: list[dict], path: Path) -> None:
         axis.set_title(task)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = experiment_parser(
+        __doc__.splitlines()[0], FAMILIES, "synthetic-tasks-cpu", "the task's, EXPERIMENTS"
+    )
     parser.add_argument("--tasks", default=",".join(EXPERIMENTS))
-    parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument(
         "--learning-rate", type=float, help="one for every model (default: LEARNING_RATES)"
-    )
-    parser.add_argument("--steps", type=int, help="training steps (default: the task's)")
-    parser.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
-    parser.add_argument("--results", type=Path, default=Path("docs/benchmarks"))
-    parser.add_argument("--name", default="synthetic-tasks-cpu")
-    parser.add_argument(
-        "--fresh", action="store_true", help="start over (default: keep the runs in the JSON)"
     )
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="hawkzoo-tasks-"))

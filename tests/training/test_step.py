@@ -36,13 +36,15 @@ def test_no_decay_on_embeddings_norms_biases_and_the_recurrence_parameter(model)
 
 
 def test_the_schedule_warms_up_linearly_then_decays_by_a_cosine_to_its_final_fraction():
-    schedule = learning_rate_schedule(TrainConfig(steps=100, warmup=10, learning_rate=1.0))
+    config = TrainConfig(steps=100, warmup=10, learning_rate=1.0, final_learning_rate_fraction=0.1)
+    schedule = learning_rate_schedule(config)
     assert schedule(0).item() == 0.0 and schedule(5).item() == pytest.approx(0.5)
     assert schedule(10).item() == pytest.approx(1.0)
     assert schedule(55).item() == pytest.approx(0.55, abs=1e-6)  # half way: (1 + 0.1) / 2
     assert schedule(100).item() == pytest.approx(0.1)
-    short = TrainConfig(steps=60, learning_rate=1.0)  # the default warm-up: a tenth of the run
-    assert short.warmup_steps == 6 and learning_rate_schedule(short)(6).item() == 1.0
+    short = TrainConfig(steps=60, learning_rate=1.0)  # the default warm-up: 5% of the run
+    assert short.warmup_steps == 3 and learning_rate_schedule(short)(3).item() == 1.0
+    assert learning_rate_schedule(short)(60).item() == 0.0  # the default: decayed to 0
     assert TrainConfig(steps=60, warmup=0.5).warmup_steps == 30
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="warmup must be a number of steps"):
