@@ -41,9 +41,19 @@ def environment() -> dict:
         "jaxlib": jaxlib.__version__,
         "platform": device.platform,
         "device_kind": device.device_kind,
-        "machine": f"{platform.machine()}, {platform.processor() or 'unknown CPU'}",
+        "machine": f"{platform.machine()}, {cpu_model()}",
         "cpu_count": os.cpu_count(),
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; elsewhere what `platform` knows)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def spread(seconds: list[float], per: float = 1.0) -> dict:
@@ -70,8 +80,8 @@ def experiment_parser(
     """The flags of the paper's experiments: which models and seeds, how long, and where
     the runs and results go (`name`.json, kept and resumed unless `--fresh`)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--families", default=",".join(families))
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--families", type=names_of(families), default=",".join(families))
+    parser.add_argument("--seeds", type=seeds, default="0,1,2")
     parser.add_argument("--steps", type=int, help=f"training steps (default: {steps})")
     parser.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--results", type=Path, default=Path("docs/benchmarks"))
@@ -80,6 +90,28 @@ def experiment_parser(
         "--fresh", action="store_true", help="start over (default: keep the runs in the JSON)"
     )
     return parser
+
+
+def names_of(allowed: Collection[str]) -> Callable[[str], list[str]]:
+    """An argparse type: comma-separated names, each one of `allowed`."""
+
+    def parse(text: str) -> list[str]:
+        chosen = text.split(",")
+        if unknown := [name for name in chosen if name not in allowed]:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(map(repr, unknown))}; choose from {', '.join(allowed)}"
+            )
+        return chosen
+
+    return parse
+
+
+def seeds(text: str) -> list[int]:
+    """An argparse type: comma-separated seeds, integers ≥ 0."""
+    chosen = text.split(",")
+    if not all(seed.isdigit() for seed in chosen):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds are integers ≥ 0, comma-separated")
+    return [int(seed) for seed in chosen]
 
 
 def save_figure(figure, path: Path) -> None:

@@ -9,6 +9,7 @@ reports accuracy against step (speed of learning). Writes JSON, a markdown table
 PNG; runs already in the JSON are kept (`--fresh` starts over).
 """
 
+import dataclasses
 import json
 import tempfile
 import time
@@ -17,9 +18,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from _common import environment, experiment_parser, save_figure
+from _common import environment, experiment_parser, names_of, save_figure
 from hawkzoo import checkpoints
-from hawkzoo.data import task as make_task
+from hawkzoo.data import AbstractTask, task as make_task
 from hawkzoo.model import num_parameters
 from hawkzoo.training import TrainConfig, accuracy, train
 
@@ -28,25 +29,35 @@ EXPERIMENTS = {
     "induction-heads": {
         "seq_len": 64,
         "steps": {"hawk": 800, "griffin": 800, "mqa": 2000},  # each to 1.0 (mqa: 0.96-1.0)
-        "lengths": (1, 2, 4, 8, 16),
+        "at": (1, 2, 4, 8, 16),
         "chance": 1 / 15,
     },
     "selective-copying": {
         "seq_len": 64,
-        "steps": {"hawk": 1600, "griffin": 1600, "mqa": 1600},  # hawk: 10 minutes
-        "lengths": (1,),
+        "steps": {"hawk": 1600, "griffin": 800, "mqa": 1600},  # griffin: past 0.9 by 700
+        "at": (1,),
         "task_options": {"num_data": 8},
         "chance": 1 / 14,
     },
     "phonebook": {
-        "seq_len": 128,  # 15 entries; evaluated on books of 34 and 71
+        "seq_len": 128,
+        "xlabel": "row length (books of 15, 33 and 70 entries)",
         "steps": {"hawk": 1600, "griffin": 1600, "mqa": 1600},
-        "lengths": (1, 2, 4),
+        "at": (1, 2, 4),
         "chance": 1 / 10,
+    },
+    "mqar": {
+        "seq_len": 64,  # trained with 8 key-value pairs, evaluated with 2 to 16
+        "steps": {"hawk": 1600, "griffin": 1600, "mqa": 1600},
+        "axis": "num_pairs",
+        "at": (2, 4, 8, 16),
+        "task_options": {"vocab_size": 64, "num_pairs": 8},
+        "chance": 1 / 32,
     },
 }
 """Each task's training length and steps a model (to convergence or within 10 minutes on 2
-cores), the multiples of the training length it is evaluated at, and chance accuracy."""
+cores), where it is evaluated (`at` multiples of the training length, or with `at` values
+of the task field named by `axis`), and chance accuracy."""
 EVAL_ROWS = 256
 LEARNING_RATES = {"hawk": 3e-3, "griffin": 3e-3, "mqa": 1e-3}
 """Each model's own peak learning rate: the best of a sweep on induction heads, seed 0
@@ -83,15 +94,17 @@ def run(task: str, family: str, seed: int, out: Path, learning_rate: float, step
     settings = config(task, family, seed, learning_rate, steps)
     folder = out / f"{task}-{family}-{seed}-{learning_rate}-{steps}"
     tic = time.perf_counter()
-    train(settings, folder, progress=False, log=lambda _: None)
+    train(settings, folder, resume=folder.exists(), progress=False, log=lambda _: None)
     seconds = time.perf_counter() - tic
     model = checkpoints.load(folder / "checkpoint")
     entries = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     curve = [(e["step"], e["accuracy"]) for e in entries if "accuracy" in e]
     key = jax.random.key(1000 + seed)
-    lengths = [n * settings.row_length for n in EXPERIMENTS[task]["lengths"]]
-    task_ = make_task(task, **settings.task_options)
-    by_length = [accuracy(model, task_, jax.random.fold_in(key, n), EVAL_ROWS, n) for n in lengths]
+    points = evaluations(task, settings)
+    by_point = [
+        accuracy(model, task_, jax.random.fold_in(key, x), EVAL_ROWS, length)
+        for x, task_, length in points
+    ]
     return {
         "task": task,
         "family": family,
@@ -100,10 +113,22 @@ def run(task: str, family: str, seed: int, out: Path, learning_rate: float, step
         "steps": steps,
         "parameters": num_parameters(model),
         "train_seconds": seconds,
+        "machine": environment()["machine"],
         "curve": curve,
-        "lengths": lengths,
-        "accuracy": by_length,
+        "at": [x for x, _, _ in points],
+        "accuracy": by_point,
     }
+
+
+def evaluations(task: str, settings: TrainConfig) -> list[tuple[int, AbstractTask, int]]:
+    """Where a run is evaluated, as (the plot's x, the task, the row length): at multiples
+    of the training length, or at the training length with the `axis` field changed."""
+    setup, trained = EXPERIMENTS[task], settings.make_task()
+    length = settings.row_length
+    if "axis" in setup:
+        changed = [dataclasses.replace(trained, **{setup["axis"]: x}) for x in setup["at"]]
+        return [(x, t, length) for x, t in zip(setup["at"], changed, strict=True)]
+    return [(k * length, trained, k * length) for k in setup["at"]]
 
 
 def _setting(result: dict) -> tuple[str, str, float, int, int]:
@@ -152,22 +177,25 @@ def spread(values: list[float], digits: int = 3) -> str:
 
 def markdown(env: dict, results: list[dict]) -> str:
     lines = [
-        f"JAX {env['jax']}, {env['device_kind']} ({env['machine']}, {env['cpu_count']} cores); "
-        f"{EVAL_ROWS} fresh rows per length; train time includes compiles and evaluations; "
+        f"JAX {env['jax']}, {env['device_kind']}, {env['cpu_count']} cores; runs on "
+        + "; ".join(sorted({r.get("machine", env["machine"]) for r in results}))
+        + f" (each run's is in the JSON); {EVAL_ROWS} fresh rows per evaluation; train time "
+        "includes compiles and evaluations; "
         "steps to 0.9: the first evaluation (every 100 steps, 128 rows) at 0.9 or more.",
         "",
     ]
     for task in dict.fromkeys(r["task"] for r in results):
         setup = EXPERIMENTS[task]
-        lengths = next(r for r in results if r["task"] == task)["lengths"]
+        points = next(r for r in results if r["task"] == task)["at"]
+        unit = f" {setup['axis'].removeprefix('num_')}" if "axis" in setup else ""
         lines += [
             f"**{task}**: trained at length {setup['seq_len']} on 32 rows a step; "
             "mean and range over seeds.",
             "",
             "| model | learning rate | steps | seeds | train time | "
-            + " | ".join(f"acc. @ {n}" for n in lengths)
+            + " | ".join(f"acc. @ {x}{unit}" for x in points)
             + " | steps to 0.9 |",
-            "|---" * (6 + len(lengths)) + "|",
+            "|---" * (6 + len(points)) + "|",
         ]
         for (family, rate, steps), runs in groups(results, task).items():
             reached = [steps_to(r) for r in runs]
@@ -175,7 +203,7 @@ def markdown(env: dict, results: list[dict]) -> str:
             lines.append(
                 f"| {family} | {rate:g} | {steps} | {len(runs)} "
                 f"| {spread([r['train_seconds'] for r in runs], 0)} s | "
-                + " | ".join(spread([r["accuracy"][i] for r in runs]) for i in range(len(lengths)))
+                + " | ".join(spread([r["accuracy"][i] for r in runs]) for i in range(len(points)))
                 + f" | {to_level} |"
             )
         lines.append("")
@@ -197,19 +225,27 @@ def plot(results: list[dict], path: Path) -> None:
     for axis, task in zip(axes[0], tasks, strict=True):
         setup = EXPERIMENTS[task]
         for family, runs in headline(results, task).items():
-            if len(setup["lengths"]) > 1:
-                x, ys = runs[0]["lengths"], [r["accuracy"] for r in runs]
+            if len(setup["at"]) > 1:
+                x, ys = runs[0]["at"], [r["accuracy"] for r in runs]
             else:
                 x = [step for step, _ in runs[0]["curve"]]
                 ys = [[acc for _, acc in r["curve"]] for r in runs]
             ys = np.asarray(ys)
-            label = f"{family} (lr {runs[0]['learning_rate']:g}, {len(runs)} seeds)"
+            seeds = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+            label = f"{family} (lr {runs[0]['learning_rate']:g}, {seeds})"
             axis.plot(x, ys.mean(0), "o-", color=COLOURS[family], label=label)
             axis.fill_between(x, ys.min(0), ys.max(0), color=COLOURS[family], alpha=0.2)
-        if len(setup["lengths"]) > 1:
+        if len(setup["at"]) > 1:
+            x = runs[0]["at"]
             axis.set_xscale("log", base=2)
-            axis.set_xlabel("evaluation length")
-            axis.axvline(setup["seq_len"], color="grey", ls="--", lw=1, label="training length")
+            axis.set_xticks(x, [str(v) for v in x])
+            axis.set_xlabel(setup.get("xlabel", setup.get("axis", "evaluation length")))
+            if "axis" in setup:
+                trained = setup["task_options"][setup["axis"]]
+                marker = f"trained with {trained}"
+            else:
+                trained, marker = setup["seq_len"], "training length"
+            axis.axvline(trained, color="grey", ls="--", lw=1, label=marker)
         else:
             axis.set_xlabel("training step")
         axis.axhline(setup["chance"], color="black", ls=":", lw=1, label="chance")
@@ -225,7 +261,7 @@ def main(argv=None) -> None:
     parser = experiment_parser(
         __doc__.splitlines()[0], FAMILIES, "synthetic-tasks-cpu", "the task's, EXPERIMENTS"
     )
-    parser.add_argument("--tasks", default=",".join(EXPERIMENTS))
+    parser.add_argument("--tasks", type=names_of(EXPERIMENTS), default=",".join(EXPERIMENTS))
     parser.add_argument(
         "--learning-rate", type=float, help="one for every model (default: LEARNING_RATES)"
     )
@@ -236,9 +272,9 @@ def main(argv=None) -> None:
     results = []
     if not args.fresh and base.with_suffix(".json").exists():
         results = json.loads(base.with_suffix(".json").read_text())["results"]
-    for task in args.tasks.split(","):
-        for seed in map(int, args.seeds.split(",")):
-            for family in args.families.split(","):
+    for task in args.tasks:
+        for seed in args.seeds:
+            for family in args.families:
                 steps = args.steps or EXPERIMENTS[task]["steps"][family]
                 rate = args.learning_rate or LEARNING_RATES[family]
                 if any(_setting(r) == (task, family, rate, steps, seed) for r in results):
@@ -247,8 +283,7 @@ def main(argv=None) -> None:
                 results.append(result)
                 save(base, env, results)
                 accs = ", ".join(
-                    f"{n}: {a:.3f}"
-                    for n, a in zip(result["lengths"], result["accuracy"], strict=True)
+                    f"{n}: {a:.3f}" for n, a in zip(result["at"], result["accuracy"], strict=True)
                 )
                 seconds = result["train_seconds"]
                 print(f"{task} {family} seed {seed}: {seconds:.0f} s; accuracy {accs}", flush=True)

@@ -2,6 +2,7 @@
 
 import math
 
+import equinox as eqx
 import jax
 import numpy as np
 
@@ -13,6 +14,7 @@ from ..tokenizers._bytes import SPECIAL_IDS
 from ._step import evaluate, token_losses
 
 TOKENS_PER_CALL = 8192
+_losses = eqx.filter_jit(token_losses)
 
 
 def held_out_rows(documents: tuple[Document, ...], seq_len: int) -> Batch:
@@ -31,16 +33,39 @@ def totals(model: LanguageModel, rows: Batch) -> dict[str, float]:
 
 
 def loss_by_position(
-    model: LanguageModel, documents: tuple[Document, ...], length: int
+    model: LanguageModel,
+    documents: tuple[Document, ...],
+    length: int,
+    *,
+    window: int | None = None,
 ) -> np.ndarray:
-    """Mean nats of each of the first `length` predictions, over the documents that long."""
+    """Mean nats of each of the first `length` predictions, over the documents that long.
+
+    `window`: read each document as rows of `window` bytes, one starting every
+    `window / 2` (each read afresh at its true positions, as training rows are), and take
+    each prediction from the first row or from the second half of a later one: it sees at
+    most `window` bytes back, and past the first row at least `window / 2`. None: each
+    prediction sees the whole document before it."""
     long = [document for document in documents if len(document.data) > length]
     if not long:
         raise InputError(f"no held-out document has more than {length} bytes")
+    if window is not None and not (
+        2 <= window <= length and length % (window // 2) == 0 == window % 2
+    ):
+        raise InputError(
+            f"window={window} must be even, at most length={length} and its half divide it; or None"
+        )
+    size = length if window is None else window
     first_rows = [pack([Document(d.name, d.data[:length])], length) for d in long]  # one each
-    rows = Batch(*map(np.concatenate, zip(*first_rows, strict=True)))
-    nll = np.concatenate([np.asarray(token_losses(model, chunk)[0]) for chunk in _chunks(rows)])
-    return nll[: len(long)].mean(axis=0)
+    whole = Batch(*map(np.concatenate, zip(*first_rows, strict=True)))
+    starts = range(0, length - size + 1, size // 2)
+    rows = Batch(
+        *(np.stack([a[:, s : s + size] for s in starts], 1).reshape(-1, size) for a in whole)
+    )
+    nll = np.concatenate([np.asarray(_losses(model, chunk)[0]) for chunk in _chunks(rows)])
+    nll = nll[: len(rows.tokens)].reshape(len(long), len(starts), size)
+    later = nll[:, 1:, size // 2 :].reshape(len(long), -1)  # empty for the whole document
+    return np.concatenate([nll[:, 0], later], axis=1).mean(axis=0)
 
 
 def bits_per_byte(model: LanguageModel, rows: Batch) -> float:
