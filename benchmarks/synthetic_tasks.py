@@ -224,7 +224,8 @@ def plot(results: list[dict], path: Path) -> None:
     figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
     for axis, task in zip(axes[0], tasks, strict=True):
         setup = EXPERIMENTS[task]
-        for family, runs in headline(results, task).items():
+        headlines = headline(results, task)
+        for family, runs in headlines.items():
             if len(setup["at"]) > 1:
                 x, ys = runs[0]["at"], [r["accuracy"] for r in runs]
             else:
@@ -236,7 +237,7 @@ def plot(results: list[dict], path: Path) -> None:
             axis.plot(x, ys.mean(0), "o-", color=COLOURS[family], label=label)
             axis.fill_between(x, ys.min(0), ys.max(0), color=COLOURS[family], alpha=0.2)
         if len(setup["at"]) > 1:
-            x = runs[0]["at"]
+            x = next(iter(headlines.values()))[0]["at"]  # every run of the task has the same
             axis.set_xscale("log", base=2)
             axis.set_xticks(x, [str(v) for v in x])
             axis.set_xlabel(setup.get("xlabel", setup.get("axis", "evaluation length")))
