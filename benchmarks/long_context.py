@@ -112,9 +112,10 @@ def markdown(env: dict, record: dict) -> str:
 
 
 def plot(record: dict, path: Path) -> None:
-    """Bits per byte against position (over doubling bins), one line per model (mean over
-    seeds), the baselines flat; beside it, read whole less read in windows of the training
-    length (mean and range over seeds); the training length marked."""
+    """Bits per byte against position, each point the mean over positions (x/2, x] (so
+    the points at k times the training length are `at_factors`'), one line per model (mean
+    over seeds), the baselines flat; beside it, read whole less read in windows of the
+    training length (mean and range over seeds); the training length marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,20 +124,19 @@ def plot(record: dict, path: Path) -> None:
     figure, (axis, difference) = plt.subplots(1, 2, figsize=(12, 4))
     results = record["results"]
     length = results[0]["train_length"]
-    edges = [2**i for i in range(int(math.log2(FACTORS[-1] * length)) + 1)]
-    bins = list(itertools.pairwise(edges))
-    centres = [math.sqrt(a * b) for a, b in bins]
+    ends = [2**i for i in range(int(math.log2(FACTORS[-1] * length)) + 1)]
+    bins = list(itertools.pairwise([0, *ends]))
     for family in dict.fromkeys(r["family"] for r in results):
         runs = [r for r in results if r["family"] == family]
         whole, windowed = (
-            np.array([[np.mean(r[bits][a - 1 : b - 1]) for a, b in bins] for r in runs])
+            np.array([[np.mean(r[bits][a:b]) for a, b in bins] for r in runs])
             for bits in ("bits_by_position", "bits_windowed")
         )
         label = f"{family} ({len(runs)} seed{'s' * (len(runs) > 1)})"
-        axis.plot(centres, whole.mean(0), "o-", color=COLOURS[family], label=label)
+        axis.plot(ends, whole.mean(0), "o-", color=COLOURS[family], label=label)
         gain = whole - windowed
-        difference.plot(centres, gain.mean(0), "o-", color=COLOURS[family], label=label)
-        difference.fill_between(centres, gain.min(0), gain.max(0), color=COLOURS[family], alpha=0.2)
+        difference.plot(ends, gain.mean(0), "o-", color=COLOURS[family], label=label)
+        difference.fill_between(ends, gain.min(0), gain.max(0), color=COLOURS[family], alpha=0.2)
     for (name, value), style in zip(record["baselines"].items(), (":", "-."), strict=False):
         axis.axhline(value, color="black", ls=style, lw=1, label=name)
     difference.axhline(0, color="black", lw=1)
@@ -145,7 +145,7 @@ def plot(record: dict, path: Path) -> None:
     for panel in (axis, difference):
         panel.axvline(length, color="grey", ls="--", lw=1, label="training length")
         panel.set_xscale("log", base=2)
-        panel.set_xlabel("position in document (bytes)")
+        panel.set_xlabel("position in document (bytes), each point the mean over (x/2, x]")
         panel.grid(alpha=0.3)
         panel.legend(fontsize=8)
     save_figure(figure, path)

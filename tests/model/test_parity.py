@@ -57,7 +57,8 @@ def oracle(pattern: str):
         logits, cache = official_forward(config, params, TOKENS, SEGMENT_POS)
         return loss(logits), (logits, cache)
 
-    (_, (logits, cache)), grads = jax.value_and_grad(objective, has_aux=True)(params)
+    value_and_grad = jax.jit(jax.value_and_grad(objective, has_aux=True))
+    (_, (logits, cache)), grads = value_and_grad(params)
     return config, params, logits, grads, cache
 
 

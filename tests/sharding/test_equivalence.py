@@ -23,11 +23,9 @@ pytestmark = pytest.mark.skipif(
 
 ROWS, STEPS = 8, 64
 MESHES = ["data=8", "model=2", "seq=8", "data=2,model=2,seq=2"]  # model=2: the tiny heads
-QUICK = {  # each family and each mesh once in the quick suite; the rest in the slow step
+QUICK = {  # the recurrence split over time, and every axis at once; the rest in the slow step
     ("tiny-hawk", "seq=8"),
     ("tiny-griffin", "data=2,model=2,seq=2"),
-    ("tiny-mqa", "model=2"),
-    ("tiny-griffin", "data=8"),
 }
 CASES = [
     pytest.param(preset, axes, marks=[] if (preset, axes) in QUICK else [pytest.mark.slow])
