@@ -89,8 +89,11 @@ def config(task: str, family: str, seed: int, learning_rate: float, steps: int) 
     )
 
 
-def run(task: str, family: str, seed: int, out: Path, learning_rate: float, steps: int) -> dict:
-    """Train one model, then measure its accuracy at each evaluation length."""
+def run(
+    task: str, family: str, seed: int, out: Path, learning_rate: float, steps: int, eval_rows: int
+) -> dict:
+    """Train one model, then measure its accuracy on `eval_rows` fresh rows at each
+    evaluation point."""
     settings = config(task, family, seed, learning_rate, steps)
     folder = out / f"{task}-{family}-{seed}-{learning_rate}-{steps}"
     tic = time.perf_counter()
@@ -102,7 +105,7 @@ def run(task: str, family: str, seed: int, out: Path, learning_rate: float, step
     key = jax.random.key(1000 + seed)
     points = evaluations(task, settings)
     by_point = [
-        accuracy(model, task_, jax.random.fold_in(key, x), EVAL_ROWS, length)
+        accuracy(model, task_, jax.random.fold_in(key, x), eval_rows, length)
         for x, task_, length in points
     ]
     return {
@@ -115,6 +118,7 @@ def run(task: str, family: str, seed: int, out: Path, learning_rate: float, step
         "train_seconds": seconds,
         "machine": environment()["machine"],
         "curve": curve,
+        "eval_rows": eval_rows,
         "at": [x for x, _, _ in points],
         "accuracy": by_point,
     }
@@ -176,10 +180,12 @@ def spread(values: list[float], digits: int = 3) -> str:
 
 
 def markdown(env: dict, results: list[dict]) -> str:
+    rows = sorted({r.get("eval_rows", EVAL_ROWS) for r in results})
     lines = [
         f"JAX {env['jax']}, {env['device_kind']}, {env['cpu_count']} cores; runs on "
         + "; ".join(sorted({r.get("machine", env["machine"]) for r in results}))
-        + f" (each run's is in the JSON); {EVAL_ROWS} fresh rows per evaluation; train time "
+        + f" (each run's is in the JSON); {' or '.join(map(str, rows))} fresh rows per evaluation; "
+        "train time "
         "includes compiles and evaluations; "
         "steps to 0.9: the first evaluation (every 100 steps, 128 rows) at 0.9 or more.",
         "",
@@ -266,6 +272,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--learning-rate", type=float, help="one for every model (default: LEARNING_RATES)"
     )
+    parser.add_argument("--eval-rows", type=int, default=EVAL_ROWS, help="rows an evaluation")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="hawkzoo-tasks-"))
     env = environment()
@@ -280,7 +287,7 @@ def main(argv=None) -> None:
                 rate = args.learning_rate or LEARNING_RATES[family]
                 if any(_setting(r) == (task, family, rate, steps, seed) for r in results):
                     continue  # measured already: an interrupted reproduction resumes
-                result = run(task, family, seed, out, rate, steps)
+                result = run(task, family, seed, out, rate, steps, args.eval_rows)
                 results.append(result)
                 save(base, env, results)
                 accs = ", ".join(

@@ -72,10 +72,13 @@ def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(whole, tmp_p
 
 @pytest.mark.slow
 def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(whole, tmp_path):
-    mesh, other = tmp_path / "mesh", tmp_path / "other"
-    _run(*SMALL, "--out", mesh, "--cpu-devices", "8", "--mesh", "data=2,model=2,seq=2")
-    _run(*SMALL, "--out", other, "--stop-after", "3", "--cpu-devices", "4", "--mesh", "data=4")
-    _run("--resume", "--out", other, "--cpu-devices", "8", "--mesh", "seq=4,model=2")
+    """Half the steps over data and model on 4 devices, the rest over sequence and model on
+    8: every axis, and a change of device count between the legs."""
+    mesh = tmp_path / "mesh"
+    _run(
+        *SMALL, "--out", mesh, "--stop-after", "3", "--cpu-devices", "4", "--mesh", "data=2,model=2"
+    )
+    _run("--resume", "--out", mesh, "--cpu-devices", "8", "--mesh", "seq=4,model=2")
 
     def losses(run):
         return [
@@ -84,9 +87,7 @@ def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(who
             if "loss" in line
         ]
 
-    expected = losses(whole)
-    np.testing.assert_allclose(losses(mesh), expected, rtol=1e-4)
-    np.testing.assert_allclose(losses(other), expected, rtol=1e-4)
+    np.testing.assert_allclose(losses(mesh), losses(whole), rtol=1e-4)
     for got, want in zip(_arrays(mesh / "checkpoint"), _arrays(whole / "checkpoint"), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
 

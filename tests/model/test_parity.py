@@ -51,7 +51,7 @@ def loss(logits):
 def oracle(pattern: str):
     """The official model's weights, logits, gradients and cache: computed once a pattern."""
     config = small_config(pattern)
-    params = official_params(config, jax.random.key(0), TOKENS, SEGMENT_POS)
+    params = official_params(config, jax.random.key(0, impl="rbg"), TOKENS, SEGMENT_POS)
 
     def objective(params):
         logits, cache = official_forward(config, params, TOKENS, SEGMENT_POS)
