@@ -82,7 +82,7 @@ def experiment_parser(
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--families", type=names_of(families), default=",".join(families))
     parser.add_argument("--seeds", type=seeds, default="0,1,2")
-    parser.add_argument("--steps", type=int, help=f"training steps (default: {steps})")
+    parser.add_argument("--steps", type=positive, help=f"training steps (default: {steps})")
     parser.add_argument("--out", type=Path, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--results", type=Path, default=Path("docs/benchmarks"))
     parser.add_argument("--name", default=name)
@@ -112,6 +112,13 @@ def seeds(text: str) -> list[int]:
     if not all(seed.isdigit() for seed in chosen):
         raise argparse.ArgumentTypeError(f"{text!r}: seeds are integers ≥ 0, comma-separated")
     return [int(seed) for seed in chosen]
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer ≥ 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: an integer ≥ 1")
+    return int(text)
 
 
 def save_figure(figure, path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from _common import environment, experiment_parser, names_of, save_figure
+from _common import environment, experiment_parser, names_of, positive, save_figure
 from hawkzoo import checkpoints
 from hawkzoo.data import AbstractTask, task as make_task
 from hawkzoo.model import num_parameters
@@ -272,7 +272,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--learning-rate", type=float, help="one for every model (default: LEARNING_RATES)"
     )
-    parser.add_argument("--eval-rows", type=int, default=EVAL_ROWS, help="rows an evaluation")
+    parser.add_argument("--eval-rows", type=positive, default=EVAL_ROWS, help="rows an evaluation")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="hawkzoo-tasks-"))
     env = environment()

@@ -303,3 +303,19 @@ def test_model_flops_count_each_attended_key_once_per_query():
     griffin = bench.FAMILIES["griffin"].replace(attention_window=4)
     windowed = 1 + 2 + 3 + 4 * 5  # a window of 4 keys from the fourth query on
     assert bench.step_flops(griffin, 0, rows=1, length=8) == 3 * 4 * 512 * windowed * 2
+
+
+@pytest.mark.parametrize(
+    ("script", "flags", "message"),
+    [
+        ("synthetic_tasks", ["--eval-rows", "0"], "argument --eval-rows: '0': an integer ≥ 1"),
+        ("long_context", ["--steps", "x"], "argument --steps: 'x': an integer ≥ 1"),
+        ("long_context", ["--seeds", "0,-1"], "seeds are integers ≥ 0, comma-separated"),
+        ("synthetic_tasks", ["--tasks", "copy"], "unknown 'copy'; choose from"),
+    ],
+)
+def test_the_experiments_refuse_bad_flags_in_one_line(script, flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _benchmark(script).main(flags)
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert exit_.value.code == 2 and message in err, err
