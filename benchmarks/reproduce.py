@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -66,107 +67,132 @@ def _measured(over_seeds: list) -> str:
     return tasks.spread(over_seeds, digits) + seeds
 
 
-def _task_claims(results: list[dict]) -> list[Row]:
-    every, rows = list(tasks.FAMILIES), []
-    copying = tasks.headline(results, "selective-copying")
-    final = {f: [r["accuracy"][0] for r in runs] for f, runs in copying.items()}
-    rows.append(
-        _claim(
-            "6, left: every model solves selective copying (accuracy ≥ 0.9 at the end)",
-            "all three solve it",
-            final,
-            lambda v: all(min(seeds) >= 0.9 for seeds in v.values()),
-            every,
-        )
-    )
-    reached = {  # not reached: the budget + 100
-        f: [tasks.steps_to(r) or r["steps"] + 100 for r in runs] for f, runs in copying.items()
-    }
-    rows.append(
-        _claim(
-            "6, left: Hawk needs the most steps to 0.9 accuracy (not reached: the budget + 100)",
-            "Hawk learns significantly slower",
-            reached,
-            lambda v: all(min(v["hawk"]) > max(v[f]) for f in v if f != "hawk"),
-            every,
-        )
-    )
-    induction = tasks.headline(results, "induction-heads")
-    factors = tasks.EXPERIMENTS["induction-heads"]["at"]
-    at = {
-        k: {f: [r["accuracy"][i] for r in runs] for f, runs in induction.items()}
-        for i, k in enumerate(factors)
-    }
-    rows.append(
-        _claim(
-            "6, middle: every model solves induction heads at the training length (≥ 0.9)",
-            "all three solve it",
-            at[1],
-            lambda v: all(min(seeds) >= 0.9 for seeds in v.values()),
-            every,
-        )
-    )
-    for family, paper in (("hawk", "perfectly"), ("griffin", "nearly perfectly")):
-        rows.append(
-            _claim(
-                f"6, middle: {family} extrapolates to 16× the training length (≥ 0.9)",
-                f"extrapolates {paper} to far longer sequences",
-                {f: v for f, v in at[16].items() if f == family},
-                lambda v, f=family: min(v[f]) >= 0.9,
-                [family],
-            )
-        )
-    rows.append(
-        _claim(
-            "6, middle: the Transformer does not extrapolate (below 0.5 at 8×)",
-            "fails beyond the training length",
-            {f: v for f, v in at[8].items() if f == "mqa"},
-            lambda v: max(v["mqa"]) < 0.5,
-            ["mqa"],
-        )
-    )
-    phonebook = {
-        f: [r["accuracy"] for r in runs] for f, runs in tasks.headline(results, "phonebook").items()
-    }
-    rows.append(
-        _claim(
-            "7: the Transformer solves phonebook lookup on books of the trained size (≥ 0.9)",
-            "almost perfectly, up to the training length",
-            {f: [books[0] for books in v] for f, v in phonebook.items() if f == "mqa"},
-            lambda v: min(v["mqa"]) >= 0.9,
-            ["mqa"],
-        )
-    )
-    rows.append(
-        _claim(
-            "7: phonebook accuracy on books of 15 (as trained), 33 and 70 entries: "
-            "MQA ≥ Griffin ≥ Hawk",
-            "the Transformer best, Griffin next, Hawk worst",
-            phonebook,
-            lambda v: _ordered(v, ("mqa", "griffin", "hawk")),
-            every,
-        )
-    )
-    mqar = tasks.headline(results, "mqar")
-    rows.append(
-        _claim(
-            "Zoology's MQAR: accuracy with 2, 4, 8 and 16 pairs (trained with 8): "
-            "MQA ≥ Griffin ≥ Hawk",
-            "— (Zoology: attention recalls every pair, fixed-state recurrences fewer "
-            "as the pairs grow)",
-            {f: [r["accuracy"] for r in runs] for f, runs in mqar.items()},
-            lambda v: _ordered(v, ("mqa", "griffin", "hawk")),
-            every,
-        )
-    )
-    return rows
+class TaskClaim(NamedTuple):
+    """A claim on a synthetic task: `rule` judges each model's `measure` of its runs, over
+    seeds, once every model in `needs` has run."""
+
+    task: str
+    claim: str
+    paper: str
+    measure: Callable[[dict], Any]
+    rule: Callable[[dict], bool]
+    needs: tuple[str, ...] = tuple(tasks.FAMILIES)
 
 
-def _ordered(values: dict, order: tuple[str, ...]) -> bool:
+def _at_least(threshold: float) -> Callable[[dict], bool]:
+    return lambda values: all(min(seeds) >= threshold for seeds in values.values())
+
+
+def _ordered(order: tuple[str, ...]) -> Callable[[dict], bool]:
     """Whether the models' mean accuracies over seeds are ordered as `order`, best first,
     at every point."""
-    means = [np.mean(values[family], 0) for family in order]
-    return all(bool(np.all(a >= b)) for a, b in itertools.pairwise(means))
+
+    def rule(values: dict) -> bool:
+        means = [np.mean(values[family], 0) for family in order]
+        return all(bool(np.all(a >= b)) for a, b in itertools.pairwise(means))
+
+    return rule
+
+
+def _accuracy_at(factor: int) -> Callable[[dict], float]:
+    index = tasks.EXPERIMENTS["induction-heads"]["at"].index(factor)
+    return lambda run: run["accuracy"][index]
+
+
+def _first_accuracy(run: dict) -> float:
+    return run["accuracy"][0]
+
+
+BEST_FIRST = ("mqa", "griffin", "hawk")
+TASK_CLAIMS = (
+    TaskClaim(
+        "selective-copying",
+        "6, left: every model solves selective copying (accuracy ≥ 0.9 at the end)",
+        "all three solve it",
+        _first_accuracy,
+        _at_least(0.9),
+    ),
+    TaskClaim(
+        "selective-copying",
+        "6, left: Hawk needs the most steps to 0.9 accuracy (not reached: the budget + 100)",
+        "Hawk learns significantly slower",
+        lambda run: tasks.steps_to(run) or run["steps"] + 100,
+        lambda v: all(min(v["hawk"]) > max(v[f]) for f in v if f != "hawk"),
+    ),
+    TaskClaim(
+        "induction-heads",
+        "6, middle: every model solves induction heads at the training length (≥ 0.9)",
+        "all three solve it",
+        _accuracy_at(1),
+        _at_least(0.9),
+    ),
+    TaskClaim(
+        "induction-heads",
+        "6, middle: hawk extrapolates to 16× the training length (≥ 0.9)",
+        "extrapolates perfectly to far longer sequences",
+        _accuracy_at(16),
+        _at_least(0.9),
+        ("hawk",),
+    ),
+    TaskClaim(
+        "induction-heads",
+        "6, middle: griffin extrapolates to 16× the training length (≥ 0.9)",
+        "extrapolates nearly perfectly to far longer sequences",
+        _accuracy_at(16),
+        _at_least(0.9),
+        ("griffin",),
+    ),
+    TaskClaim(
+        "induction-heads",
+        "6, middle: the Transformer does not extrapolate (below 0.5 at 8×)",
+        "fails beyond the training length",
+        _accuracy_at(8),
+        lambda v: max(v["mqa"]) < 0.5,
+        ("mqa",),
+    ),
+    TaskClaim(
+        "phonebook",
+        "7: the Transformer solves phonebook lookup on books of the trained size (≥ 0.9)",
+        "almost perfectly, up to the training length",
+        _first_accuracy,
+        _at_least(0.9),
+        ("mqa",),
+    ),
+    TaskClaim(
+        "phonebook",
+        "7: phonebook accuracy on books of 15 (as trained), 33 and 70 entries: "
+        "MQA ≥ Griffin ≥ Hawk",
+        "the Transformer best, Griffin next, Hawk worst",
+        lambda run: run["accuracy"],
+        _ordered(BEST_FIRST),
+    ),
+    TaskClaim(
+        "mqar",
+        "Zoology's MQAR: accuracy with 2, 4, 8 and 16 pairs (trained with 8): MQA ≥ Griffin ≥ Hawk",
+        "— (Zoology: attention recalls every pair, fixed-state recurrences fewer "
+        "as the pairs grow)",
+        lambda run: run["accuracy"],
+        _ordered(BEST_FIRST),
+    ),
+)
+
+
+def _task_claims(results: list[dict]) -> list[Row]:
+    runs = {task: tasks.headline(results, task) for task in {c.task for c in TASK_CLAIMS}}
+    return [
+        _claim(
+            c.claim,
+            c.paper,
+            {
+                family: [c.measure(run) for run in over_seeds]
+                for family, over_seeds in runs[c.task].items()
+                if family in c.needs
+            },
+            c.rule,
+            c.needs,
+        )
+        for c in TASK_CLAIMS
+    ]
 
 
 def _long_context_claims(record: dict) -> list[Row]:
