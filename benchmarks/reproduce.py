@@ -126,21 +126,16 @@ TASK_CLAIMS = (
         _accuracy_at(1),
         _at_least(0.9),
     ),
-    TaskClaim(
-        "induction-heads",
-        "6, middle: hawk extrapolates to 16× the training length (≥ 0.9)",
-        "extrapolates perfectly to far longer sequences",
-        _accuracy_at(16),
-        _at_least(0.9),
-        ("hawk",),
-    ),
-    TaskClaim(
-        "induction-heads",
-        "6, middle: griffin extrapolates to 16× the training length (≥ 0.9)",
-        "extrapolates nearly perfectly to far longer sequences",
-        _accuracy_at(16),
-        _at_least(0.9),
-        ("griffin",),
+    *(
+        TaskClaim(
+            "induction-heads",
+            f"6, middle: {family} extrapolates to 16× the training length (≥ 0.9)",
+            f"extrapolates {paper} to far longer sequences",
+            _accuracy_at(16),
+            _at_least(0.9),
+            (family,),
+        )
+        for family, paper in (("hawk", "perfectly"), ("griffin", "nearly perfectly"))
     ),
     TaskClaim(
         "induction-heads",
