@@ -23,7 +23,7 @@ from _common import environment, experiment_parser, save_figure
 from hawkzoo import checkpoints
 from hawkzoo.data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
 from hawkzoo.model import num_parameters
-from hawkzoo.training import TrainConfig, loss_by_position, train
+from hawkzoo.training import TrainConfig, keep_freed_memory, loss_by_position, train
 
 FAMILIES = {"hawk": "small-hawk", "griffin": "small-griffin", "mqa": "small-mqa"}
 FACTORS = (1, 2, 4, 8, 16)
@@ -154,6 +154,7 @@ def plot(record: dict, path: Path) -> None:
 def main(argv=None) -> None:
     parser = experiment_parser(__doc__.splitlines()[0], FAMILIES, "long-context-cpu", f"{STEPS}")
     args = parser.parse_args(argv)
+    keep_freed_memory()
     out = args.out or Path(tempfile.mkdtemp(prefix="hawkzoo-long-"))
     corpus = load_corpus("stdlib")
     longest = FACTORS[-1] * TrainConfig().row_length

@@ -22,7 +22,7 @@ from _common import environment, experiment_parser, names_of, positive, save_fig
 from hawkzoo import checkpoints
 from hawkzoo.data import AbstractTask, task as make_task
 from hawkzoo.model import num_parameters
-from hawkzoo.training import TrainConfig, accuracy, train
+from hawkzoo.training import TrainConfig, accuracy, keep_freed_memory, train
 
 FAMILIES = {"hawk": "tiny-hawk", "griffin": "tiny-griffin", "mqa": "tiny-mqa"}
 EXPERIMENTS = {
@@ -274,6 +274,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--eval-rows", type=positive, default=EVAL_ROWS, help="rows an evaluation")
     args = parser.parse_args(argv)
+    keep_freed_memory()
     out = args.out or Path(tempfile.mkdtemp(prefix="hawkzoo-tasks-"))
     env = environment()
     base = args.results / args.name

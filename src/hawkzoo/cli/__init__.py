@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Sequence
 
 from ..errors import HawkzooError
+from ..training import keep_freed_memory
 from . import _doctor, _eval, _sample, _train
 
 
@@ -22,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--debug", action="store_true", help="show an unexpected error's traceback"
         )
     args = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         return args.run(args)
     except HawkzooError as error:

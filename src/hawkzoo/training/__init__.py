@@ -8,6 +8,7 @@ from ._evaluation import (
     held_out_rows as held_out_rows,
     loss_by_position as loss_by_position,
 )
+from ._memory import keep_freed_memory as keep_freed_memory
 from ._optimizer import (
     decay_mask as decay_mask,
     learning_rate_schedule as learning_rate_schedule,

@@ -49,7 +49,7 @@ class TrainConfig:
     task_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data: str = "stdlib"
     seq_len: int | None = None
-    steps: int = 1000
+    steps: int = 1200
     batch_size: int = 16
     accumulate: int = 1
     learning_rate: float = 6e-3
