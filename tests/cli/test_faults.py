@@ -95,7 +95,7 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_is_kept(tmp_path, mon
     def fail(args):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(_sample, "_model", fail)
+    monkeypatch.setattr(_sample, "model_from", fail)
     assert main(["sample", "tiny-hawk", "--prompt", "x"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unexpected error: KeyError: 'a bug'" in err, err

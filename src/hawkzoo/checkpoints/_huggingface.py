@@ -5,7 +5,12 @@ with two arrays laid out anew: the MLP's `ffw_up` split into `gate_proj` and `up
 (each a transposed half), and the convolution stored `[channels, 1, width]`.
 """
 
+import dataclasses
+import json
+import os
+import pathlib
 import re
+import shutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +18,17 @@ import numpy as np
 
 from ..errors import InputError
 from ..model import LanguageModel, ModelConfig
+from ._staging import new_folder
 from ._torch import from_torch, to_torch
+from ._transformers_fit import adapt as adapt_arrays, check, restore
+
+CONFIG_KEY = "hawkzoo_config"
+"""hawkzoo's config in an exported `config.json`, read back on import. Among what it
+restores: the window, since transformers' `attention_window_size` counts the token itself
+and the official model's window does not (an export writes `window + 1` there)."""
+HAWK_WINDOW = 2048
+"""`attention_window_size` for a model without attention blocks, where it is unused."""
+SHARD_BYTES = 5 * 2**30
 
 # (official PyTorch key part, HuggingFace key part), applied in order.
 _RENAMES = (
@@ -43,9 +58,20 @@ _SUPPORTED = {
 }
 
 
-def to_huggingface(model: LanguageModel) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def to_huggingface(
+    model: LanguageModel, *, adapt: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The model as HuggingFace's `RecurrentGemmaForCausalLM`: its state dict (NumPy,
-    `lm_head.weight` tied to the embedding) and its `config.json` fields."""
+    `lm_head.weight` tied to the embedding) and its `config.json` fields, hawkzoo's own
+    config among them (`CONFIG_KEY`).
+
+    transformers computes what hawkzoo does with them, past the window too
+    (`attention_window_size` is `window + 1`). A model it cannot represent raises an
+    `InputError` naming each field that stands in the way: no soft-cap, no embedding
+    scale, gate blocks other than one per head, complex gates, attention without a window.
+    `adapt=True` writes equivalent arrays instead where they exist (see
+    `hawkzoo.checkpoints._transformers_fit`): the same function to float rounding."""
+    check(model.config, adapt)
     state_dict = {}
     for key, value in to_torch(model).items():
         key = _hf_key(key)
@@ -64,7 +90,9 @@ def to_huggingface(model: LanguageModel) -> tuple[dict[str, np.ndarray], dict[st
             state_dict[key] = value
     state_dict = {"model." + key: np.ascontiguousarray(value) for key, value in state_dict.items()}
     state_dict["lm_head.weight"] = state_dict["model.embed_tokens.weight"]
-    return state_dict, _hf_config(model.config)
+    hf_config = _hf_config(model.config)
+    adapt_arrays(state_dict, hf_config, model.config)
+    return state_dict, hf_config
 
 
 def from_huggingface(
@@ -78,8 +106,11 @@ def from_huggingface(
     `hf_config` (its `config.json` as a dict) gives the window, the soft-cap and the
     embedding scale, and is checked for what hawkzoo does not implement (more than one
     key/value head, another activation or rotary fraction); without it they come from a
-    matching preset or `fields`. Note that HuggingFace's own model attends to `window`
-    keys where the official one (and hawkzoo) attends to `window + 1`.
+    matching preset or `fields`. Its `attention_window_size` is read as the official
+    model's window, as the released checkpoints mean it (HuggingFace's own model attends
+    to that many keys, the token included, where the official one and hawkzoo attend to
+    `window + 1`). A config hawkzoo exported holds hawkzoo's own (`CONFIG_KEY`): the
+    model comes back as it was, an adapted export's arrays restored.
     """
     if hf_config is not None:
         for name, value in _SUPPORTED.items():
@@ -88,12 +119,84 @@ def from_huggingface(
                     f"the HuggingFace config has {name}={hf_config[name]!r}; hawkzoo "
                     f"implements {name}={value!r} only"
                 )
-        fields = {
-            "attention_window": hf_config.get("attention_window_size"),
-            "logits_soft_cap": hf_config.get("logits_soft_cap"),
-            "embedding_scale": hf_config.get("embeddings_scale_by_sqrt_dim", True),
-        } | fields
+        saved = hf_config.get(CONFIG_KEY)
+        if saved is not None:
+            config = dataclasses.replace(config or ModelConfig(**saved), **fields)
+            state_dict, fields = restore(state_dict, config), {}
+        else:
+            fields = {
+                "attention_window": hf_config.get("attention_window_size"),
+                "logits_soft_cap": hf_config.get("logits_soft_cap"),
+                "embedding_scale": hf_config.get("embeddings_scale_by_sqrt_dim", True),
+            } | fields
     return from_torch(_torch_state_dict(state_dict), config, **fields)
+
+
+def save_huggingface(
+    path: str | os.PathLike,
+    model: LanguageModel,
+    *,
+    tokenizer: str | os.PathLike | None = None,
+    adapt: bool = False,
+    shard_bytes: int = SHARD_BYTES,
+) -> pathlib.Path:
+    """Write `model` as a HuggingFace folder that `RecurrentGemmaForCausalLM.from_pretrained`
+    and [`load`][hawkzoo.checkpoints.load] read: `config.json`, safetensors files of at most
+    `shard_bytes` each (with `model.safetensors.index.json` when there are several; a tied
+    output embedding is not stored), and the SentencePiece `tokenizer` file, if given, as
+    `tokenizer.model`.
+
+    The folder is written beside `path` and moved there once complete; `path` must not
+    exist. A model transformers cannot represent is refused first, or with `adapt=True`
+    written as an equivalent one where that exists (see
+    [`to_huggingface`][hawkzoo.checkpoints.to_huggingface])."""
+    from safetensors.flax import save_file
+
+    state_dict, hf_config = to_huggingface(model, adapt=adapt)
+    if hf_config["tie_word_embeddings"]:
+        del state_dict["lm_head.weight"]
+    shards = _shards(state_dict, shard_bytes)
+    names = (
+        ["model.safetensors"]
+        if len(shards) == 1
+        else [f"model-{i:05d}-of-{len(shards):05d}.safetensors" for i in range(1, len(shards) + 1)]
+    )
+    with new_folder(path) as folder:
+        folder.mkdir()
+        for name, shard in zip(names, shards, strict=True):
+            save_file(jax_arrays(shard), folder / name, metadata={"format": "pt"})
+        if len(shards) > 1:
+            index = {
+                "metadata": {"total_size": sum(a.nbytes for a in state_dict.values())},
+                "weight_map": {key: n for n, s in zip(names, shards, strict=True) for key in s},
+            }
+            (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+        (folder / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
+        if tokenizer is not None:
+            shutil.copyfile(tokenizer, folder / "tokenizer.model")
+    return pathlib.Path(path)
+
+
+def jax_arrays(arrays: Mapping[str, Any]) -> dict[str, Any]:
+    """NumPy arrays as JAX's, which safetensors writes in every dtype (bfloat16 too)."""
+    import jax.numpy as jnp
+
+    return {key: jnp.asarray(value) for key, value in arrays.items()}
+
+
+def _shards(state_dict: Mapping[str, Any], shard_bytes: int) -> list[dict[str, Any]]:
+    """The arrays in key order, cut into groups of at most `shard_bytes` (a larger array
+    alone)."""
+    shards: list[dict[str, Any]] = [{}]
+    size = 0
+    for key in sorted(state_dict):
+        array = state_dict[key]
+        if shards[-1] and size + array.nbytes > shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = array
+        size += array.nbytes
+    return shards
 
 
 def is_huggingface(state_dict: Mapping[str, Any]) -> bool:
@@ -157,7 +260,9 @@ def _hf_config(config: ModelConfig) -> dict[str, Any]:
         "num_key_value_heads": 1,
         "num_hidden_layers": config.num_layers,
         "block_types": list(config.block_pattern),
-        "attention_window_size": config.attention_window,
+        "attention_window_size": (
+            HAWK_WINDOW if config.attention_window is None else config.attention_window + 1
+        ),
         "conv1d_width": config.conv_width,
         "logits_soft_cap": config.logits_soft_cap,
         "embeddings_scale_by_sqrt_dim": config.embedding_scale,
@@ -165,5 +270,7 @@ def _hf_config(config: ModelConfig) -> dict[str, Any]:
         "partial_rotary_factor": 0.5,
         "rope_theta": 10000.0,
         "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": True,
         "torch_dtype": config.param_dtype,
+        CONFIG_KEY: dataclasses.asdict(config),
     }

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..errors import HawkzooError
 from ..training import keep_freed_memory
-from . import _doctor, _eval, _sample, _train
+from . import _doctor, _eval, _export, _sample, _train
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     input); anything else is one line, the path of its traceback and exit code 1."""
     parser = argparse.ArgumentParser(prog="hawkzoo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (_train, _eval, _sample, _doctor):
+    for command in (_train, _eval, _sample, _export, _doctor):
         command.add_to(commands)
     for subparser in commands.choices.values():
         subparser.add_argument(

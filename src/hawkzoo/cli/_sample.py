@@ -10,14 +10,14 @@ import numpy as np
 
 from .. import backends
 from .._checks import integer
-from ..checkpoints import load
-from ..errors import InputError, MissingPathError
-from ..model import LanguageModel, build, presets
+from ..errors import InputError
+from ..model import LanguageModel
 from ..sampling import TokenChoice, generate
 from ..sharding import DATA, MODEL, shard_model
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
 from ._backend import add_flag as add_backend_flag
 from ._mesh import add_flags as add_mesh_flags, mesh_from
+from ._model import add_flags as add_model_flags, model_from
 
 SAMPLING_AXES = (DATA, MODEL)
 """Sampling splits rows and channels; prompts of any length are not split in time."""
@@ -30,8 +30,7 @@ def add_to(commands) -> None:
         description="Continue prompts with a preset (random weights unless --checkpoint is "
         "given) or a checkpoint folder, printing each completion.",
     )
-    parser.add_argument("model", help=f"a preset ({', '.join(presets())}) or a checkpoint folder")
-    parser.add_argument("--checkpoint", help="an official Flax checkpoint folder for the preset")
+    add_model_flags(parser)
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
     parser.add_argument("--prompts-file", help="a file of prompts, one per line")
     parser.add_argument(
@@ -43,7 +42,6 @@ def add_to(commands) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="0 for greedy")
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--top-p", type=float)
-    parser.add_argument("--seed", type=int, default=0, help="weights of a preset, and sampling")
     parser.add_argument("--stop", type=int, action="append", help="a stop token id (repeatable)")
     parser.add_argument("--stream", action="store_true", help="print tokens as they come")
     add_mesh_flags(parser, SAMPLING_AXES)
@@ -63,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give a prompt with --prompt or --prompts-file")
     backend = backends.use(args.backend)
     mesh = mesh_from(args, SAMPLING_AXES)
-    model = _model(args)
+    model = model_from(args)
     tokenizer = _tokenizer(args.tokenizer, model)
     if args.instruction:
         texts = [instruction_prompt(text) for text in texts]
@@ -89,19 +87,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         printer.finish()
     return 0
-
-
-def _model(args: argparse.Namespace) -> LanguageModel:
-    if args.model in presets():
-        if args.checkpoint:
-            return load(args.checkpoint, build(args.model).config)
-        return build(args.model, key=jax.random.key(args.seed))
-    if args.checkpoint:
-        raise InputError("--checkpoint goes with a preset name, not with a checkpoint folder")
-    try:
-        return load(args.model)
-    except MissingPathError:
-        raise InputError(f"{args.model!r} is neither a preset nor a checkpoint folder") from None
 
 
 def _tokenizer(name: str, model: LanguageModel) -> Tokenizer:

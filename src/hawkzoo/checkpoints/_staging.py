@@ -1,0 +1,28 @@
+"""Folders that appear whole or not at all."""
+
+import contextlib
+import os
+import pathlib
+import shutil
+import uuid
+from collections.abc import Iterator
+
+from ..errors import ExistingPathError
+
+
+@contextlib.contextmanager
+def new_folder(path: str | os.PathLike) -> Iterator[pathlib.Path]:
+    """The path of a staging folder beside `path`, for the block to create and fill: it
+    is renamed to `path` when the block ends, and deleted if it raises. `path` must not
+    exist."""
+    path = pathlib.Path(path).absolute()
+    if path.exists():
+        raise ExistingPathError(f"{path} exists: not replacing it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.writing-{uuid.uuid4().hex[:8]}"
+    try:
+        yield staging
+        staging.rename(path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

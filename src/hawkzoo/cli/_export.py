@@ -1,0 +1,39 @@
+"""`hawkzoo export`: write a model in the formats other implementations load."""
+
+import argparse
+import pathlib
+
+from ..checkpoints import FORMATS, export
+from ._model import add_flags as add_model_flags, model_from
+
+
+def add_to(commands) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="write a model for transformers or the official code",
+        description="Write a preset or a checkpoint as "
+        + "; ".join(f"{name}: {what}" for name, what in FORMATS.items())
+        + ".",
+    )
+    add_model_flags(parser)
+    parser.add_argument("--format", required=True, choices=FORMATS)
+    parser.add_argument("--out", required=True, help="the folder to write (must not exist)")
+    parser.add_argument(
+        "--tokenizer",
+        help="a SentencePiece model file to include (default: the checkpoint's tokenizer.model)",
+    )
+    parser.add_argument(
+        "--adapt",
+        action="store_true",
+        help="hf: write equivalent arrays where transformers cannot hold the model as it is",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    tokenizer = args.tokenizer
+    if tokenizer is None and (pathlib.Path(args.model) / "tokenizer.model").is_file():
+        tokenizer = pathlib.Path(args.model) / "tokenizer.model"
+    folder = export(args.out, model_from(args), args.format, tokenizer=tokenizer, adapt=args.adapt)
+    print(f"wrote {folder} ({FORMATS[args.format]})")
+    return 0

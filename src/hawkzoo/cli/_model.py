@@ -1,0 +1,28 @@
+"""The commands' model argument: a preset (random weights, or official ones) or a checkpoint."""
+
+import argparse
+
+import jax
+
+from ..checkpoints import load
+from ..errors import InputError, MissingPathError
+from ..model import LanguageModel, build, presets
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help=f"a preset ({', '.join(presets())}) or a checkpoint folder")
+    parser.add_argument("--checkpoint", help="an official Flax checkpoint folder for the preset")
+    parser.add_argument("--seed", type=int, default=0, help="weights of a preset, and sampling")
+
+
+def model_from(args: argparse.Namespace) -> LanguageModel:
+    if args.model in presets():
+        if args.checkpoint:
+            return load(args.checkpoint, build(args.model).config)
+        return build(args.model, key=jax.random.key(args.seed))
+    if args.checkpoint:
+        raise InputError("--checkpoint goes with a preset name, not with a checkpoint folder")
+    try:
+        return load(args.model)
+    except MissingPathError:
+        raise InputError(f"{args.model!r} is neither a preset nor a checkpoint folder") from None
