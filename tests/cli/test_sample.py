@@ -1,6 +1,7 @@
 """`hawkzoo sample`, as a user runs it."""
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,23 @@ def test_bad_input_exits_with_the_reason(flags, message, capsys):
     assert main(["sample", *flags]) == 2
     error = capsys.readouterr().err
     assert error.startswith("hawkzoo sample: error:") and re.search(message, error), error
+
+
+def test_a_checkpoint_samples_with_the_tokenizer_beside_it_and_a_large_vocabulary_needs_one(
+    sentencepiece_model, tmp_path, capsys
+):
+    prompt = ["--prompt", "the fox", "--max-new-tokens", "1"]
+    small = checkpoints.save(
+        tmp_path / "small", build("tiny-hawk", key=jax.random.key(0), num_layers=1, vocab_size=32)
+    )
+    shutil.copyfile(sentencepiece_model, small / "tokenizer.model")  # 64 ids: too many
+    assert main(["sample", str(small), *prompt]) == 2  # so it was found
+    assert "the tokenizer has 64 ids, the model's vocabulary 32" in capsys.readouterr().err
+    large = checkpoints.save(
+        tmp_path / "large", build("tiny-hawk", key=jax.random.key(0), num_layers=1, vocab_size=2048)
+    )
+    assert main(["sample", str(large), *prompt]) == 2
+    assert "2,048 token ids and no tokenizer.model beside it" in capsys.readouterr().err
+    assert main(["sample", str(large), *prompt, "--tokenizer", "bytes"]) == 0
+    shutil.copyfile(sentencepiece_model, large / "tokenizer.model")
+    assert main(["sample", str(large), *prompt]) == 0

@@ -126,6 +126,43 @@ def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tm
     assert "the corpus differs from the one the model trained on" in capsys.readouterr().err
 
 
+def test_fine_tuning_starts_from_a_run_folders_weights_extends_and_samples_from_its_folder(
+    tmp_path, capsys
+):
+    import jax
+
+    flags = [*SMALL, "--steps", "2"]
+    base = tmp_path / "base"
+    assert main(["train", *flags, "--out", str(base)]) == 0
+    # the least step Adam takes, so the fine-tuned weights are the base run's to rounding
+    # (a run from random weights ends about 6e-3 from them)
+    tuned = ["--initialize-from", str(base), "--lr", "1e-12", "--steps", "1"]
+    assert main(["train", *flags, *tuned, "--out", str(tmp_path / "tuned")]) == 0
+    before, after = (read_tree(tmp_path / f"{run}/checkpoint/params") for run in ("base", "tuned"))
+    pairs = list(zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True))
+    assert len(pairs) > 10 and all(np.allclose(a, b, rtol=0, atol=1e-9) for a, b in pairs)
+    tuned_run = str(tmp_path / "tuned")
+    assert main(["train", "--resume", "--steps", "3", "--out", tuned_run]) == 0  # extended
+    assert json.loads((tmp_path / "tuned/run.json").read_text())["config"]["steps"] == 3
+    lines = (tmp_path / "tuned/metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
+    assert steps[-2:] == [3, 3] and 2 in steps  # the new steps and the final evaluation
+    assert main(["sample", tuned_run, "--prompt", "def", "--max-new-tokens", "2"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--steps", "2", "--out", tuned_run]) == 2
+    assert "is at step 3, past steps=2" in capsys.readouterr().err
+    assert main(["train", "--resume", "--lr", "1", "--out", tuned_run]) == 2
+    assert "give only --out, and --steps to extend it" in capsys.readouterr().err
+    wider = [*flags, "--set", "model.lru_width=64", "--initialize-from", str(base)]
+    assert main(["train", *wider, "--out", str(tmp_path / "wider")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"initialize_from {base}: " in error and "shape" in error
+    missing = [*flags, "--initialize-from", str(tmp_path / "nothing")]
+    assert main(["train", *missing, "--out", str(tmp_path / "x")]) == 2
+    assert "initialize_from: no checkpoint at" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.slow
 def test_a_task_run_reports_accuracy(tmp_path, capsys):
     flags = [*SMALL, "--task", "induction-heads", "--seq-len", "16", "--set", "model.vocab_size=16"]

@@ -24,28 +24,6 @@ def test_bytes_number_specials_as_recurrentgemma_does():
     assert tokenizer.stop_ids == (1,)
 
 
-@pytest.fixture(scope="module")
-def sentencepiece_model(tmp_path_factory) -> str:
-    """A small model with RecurrentGemma's special ids (pad 0, EOS 1, BOS 2) and turn markers."""
-    folder = tmp_path_factory.mktemp("spm")
-    corpus = folder / "corpus.txt"
-    corpus.write_text(
-        "\n".join(f"the quick brown fox {i} jumps over the lazy dog" for i in range(300))
-    )
-    sentencepiece.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(folder / "tokenizer"),
-        vocab_size=64,
-        pad_id=0,
-        eos_id=1,
-        bos_id=2,
-        unk_id=3,
-        user_defined_symbols=["<start_of_turn>", "<end_of_turn>"],
-        minloglevel=2,
-    )
-    return str(folder / "tokenizer.model")
-
-
 def test_sentencepiece_encodes_with_a_bos_and_decodes_back(sentencepiece_model):
     tokenizer = SentencePieceTokenizer(sentencepiece_model)
     assert (tokenizer.pad_id, tokenizer.eos_id, tokenizer.bos_id) == (0, 1, 2)
@@ -53,6 +31,7 @@ def test_sentencepiece_encodes_with_a_bos_and_decodes_back(sentencepiece_model):
     ids = tokenizer.encode("the lazy fox")
     assert ids[0] == 2 and tokenizer.decode(ids) == "the lazy fox"
     assert tokenizer.encode("the lazy fox", add_bos=False) == ids[1:]
+    assert tokenizer.decode([*ids, 64, 10**6]) == "the lazy fox"  # ids it lacks: nothing
 
 
 def test_instruction_prompts_use_the_turn_template_and_stop_at_the_end_of_turn(

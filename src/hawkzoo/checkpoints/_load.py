@@ -13,12 +13,15 @@ from ._orbax import is_checkpoint, load_orbax, recover
 from ._torch import from_torch
 
 TENSOR_FILES = (".safetensors", ".npz", ".pt", ".pth", ".bin")
+RUN_CHECKPOINT = "checkpoint"
+"""Where a training run's folder keeps its checkpoint."""
 
 
 def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -> LanguageModel:
     """A model from any checkpoint hawkzoo reads, told apart by what `path` holds:
 
-    - a folder written by [`save`][hawkzoo.checkpoints.save] (config included);
+    - a folder written by [`save`][hawkzoo.checkpoints.save] (config included), or a
+      folder holding one as `checkpoint/` (a training run's);
     - an official Flax checkpoint folder (an Orbax tree, as RecurrentGemma was released);
     - a HuggingFace `RecurrentGemmaForCausalLM` folder (`config.json` and safetensors);
     - one file of official PyTorch or HuggingFace weights: `.safetensors`, `.npz`, or
@@ -38,6 +41,8 @@ def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -
         return _from_state_dict(read_tensors(path), None, config, **fields)
     if not path.is_dir():
         raise MissingPathError(f"no checkpoint at {path}")
+    if not is_checkpoint(path) and is_checkpoint(path / RUN_CHECKPOINT):
+        path = path / RUN_CHECKPOINT
     if is_checkpoint(path):
         return load_orbax(path, config, **fields)
     hf_config = _huggingface_config(path)

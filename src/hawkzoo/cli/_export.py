@@ -1,10 +1,9 @@
 """`hawkzoo export`: write a model in the formats other implementations load."""
 
 import argparse
-import pathlib
 
 from ..checkpoints import FORMATS, export
-from ._model import add_flags as add_model_flags, model_from
+from ._model import add_flags as add_model_flags, model_from, tokenizer_beside
 
 
 def add_to(commands) -> None:
@@ -31,9 +30,7 @@ def add_to(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    tokenizer = args.tokenizer
-    if tokenizer is None and (pathlib.Path(args.model) / "tokenizer.model").is_file():
-        tokenizer = pathlib.Path(args.model) / "tokenizer.model"
+    tokenizer = args.tokenizer or tokenizer_beside(args)
     folder = export(args.out, model_from(args), args.format, tokenizer=tokenizer, adapt=args.adapt)
     print(f"wrote {folder} ({FORMATS[args.format]})")
     return 0

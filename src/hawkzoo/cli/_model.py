@@ -1,6 +1,8 @@
-"""The commands' model argument: a preset (random weights, or official ones) or a checkpoint."""
+"""The commands' model argument: a preset (random weights, or official ones) or a checkpoint,
+and the tokenizer kept beside it."""
 
 import argparse
+import pathlib
 
 import jax
 
@@ -26,3 +28,12 @@ def model_from(args: argparse.Namespace) -> LanguageModel:
         return load(args.model)
     except MissingPathError:
         raise InputError(f"{args.model!r} is neither a preset nor a checkpoint folder") from None
+
+
+def tokenizer_beside(args: argparse.Namespace) -> pathlib.Path | None:
+    """The `tokenizer.model` in the checkpoint folder (or run folder) named by `model`."""
+    folder = pathlib.Path(args.model)
+    for candidate in (folder / "tokenizer.model", folder / "checkpoint" / "tokenizer.model"):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -17,8 +17,10 @@ from ..sharding import DATA, MODEL, shard_model
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
 from ._backend import add_flag as add_backend_flag
 from ._mesh import add_flags as add_mesh_flags, mesh_from
-from ._model import add_flags as add_model_flags, model_from
+from ._model import add_flags as add_model_flags, model_from, tokenizer_beside
 
+BYTE_LEVEL_VOCABULARY = 1024
+"""The most token ids a model read as bytes by default may have (the tiny presets' 512)."""
 SAMPLING_AXES = (DATA, MODEL)
 """Sampling splits rows and channels; prompts of any length are not split in time."""
 
@@ -34,7 +36,9 @@ def add_to(commands) -> None:
     parser.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
     parser.add_argument("--prompts-file", help="a file of prompts, one per line")
     parser.add_argument(
-        "--tokenizer", default="bytes", help="'bytes' (built in) or a SentencePiece model file"
+        "--tokenizer",
+        help="'bytes' (built in) or a SentencePiece model file (default: the checkpoint's "
+        "tokenizer.model, else bytes)",
     )
     parser.add_argument("--instruction", action="store_true", help="use the chat template")
     parser.add_argument("--max-new-tokens", type=int, default=64)
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     backend = backends.use(args.backend)
     mesh = mesh_from(args, SAMPLING_AXES)
     model = model_from(args)
-    tokenizer = _tokenizer(args.tokenizer, model)
+    tokenizer = _tokenizer(args.tokenizer or tokenizer_beside(args), model)
     if args.instruction:
         texts = [instruction_prompt(text) for text in texts]
     prompts = [tokenizer.encode(text) for text in texts]
@@ -89,8 +93,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tokenizer(name: str, model: LanguageModel) -> Tokenizer:
-    tokenizer = ByteTokenizer() if name == "bytes" else SentencePieceTokenizer(name)
+def _tokenizer(name: str | pathlib.Path | None, model: LanguageModel) -> Tokenizer:
+    """The tokenizer `name`s; None: bytes, for a byte-level model only."""
+    if name is None and model.config.vocab_size > BYTE_LEVEL_VOCABULARY:
+        raise InputError(
+            f"the model has {model.config.vocab_size:,} token ids and no tokenizer.model "
+            "beside it: give its SentencePiece model with --tokenizer (or --tokenizer bytes)"
+        )
+    tokenizer = ByteTokenizer() if name in (None, "bytes") else SentencePieceTokenizer(name)
     if tokenizer.vocab_size > model.config.vocab_size:
         raise InputError(
             f"the tokenizer has {tokenizer.vocab_size} ids, the model's vocabulary "

@@ -11,6 +11,10 @@ from ._mesh import add_flags as add_mesh_flags, mesh_from
 
 FLAGS = {  # flag: (config field, type, help)
     "preset": (str, "a model preset (default small-griffin)"),
+    "initialize_from": (
+        str,
+        "start from these weights (fine-tuning): a checkpoint of any format, or a run folder",
+    ),
     "task": (
         str,
         "a synthetic task instead of text: selective-copying, induction-heads, mqar, phonebook",
@@ -41,7 +45,11 @@ def add_to(commands) -> None:
         help="any setting, dotted into tables (model.num_layers=5; repeatable)",
     )  # fmt: skip
     parser.add_argument("--out", default="runs/train", help="the run's folder (default runs/train)")
-    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --out (with --steps: extend it to that many)",
+    )
     parser.add_argument(
         "--stop-after", type=int, metavar="STEP", help="stop after this step, saved"
     )
@@ -81,10 +89,11 @@ def run(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace) -> TrainConfig:
     given = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
     if args.resume:
-        if given or args.set or args.config:
+        if set(given) - {"steps"} or args.set or args.config:
             raise InputError(
-                "--resume takes the run's settings from its checkpoint; give only --out"
+                "--resume takes the run's settings from its checkpoint; give only --out, "
+                "and --steps to extend it"
             )
-        return saved_config(args.out)
+        return saved_config(args.out).replace(**given)
     fields = load_config(args.config) if args.config else {}
     return make_config(apply_overrides(fields | given, args.set))

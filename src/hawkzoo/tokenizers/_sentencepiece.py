@@ -60,4 +60,7 @@ class SentencePieceTokenizer:
         return [self.bos_id, *ids] if add_bos else ids
 
     def decode(self, ids: list[int]) -> str:
-        return self._processor.DecodeIds(list(ids))
+        """The text of `ids`; ids past the tokenizer's (a model whose vocabulary is larger
+        can sample them) decode to nothing, as the byte tokenizer's do."""
+        size = self.vocab_size
+        return self._processor.DecodeIds([i for i in ids if 0 <= i < size])

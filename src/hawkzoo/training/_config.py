@@ -11,7 +11,7 @@ from typing import Any
 from .. import backends
 from .._checks import TABLE, Rule, check_fields, integer, is_integer, number, optional, text, texts
 from ..data import AbstractTask, task
-from ..errors import InputError
+from ..errors import InputError, MissingPathError
 from ..model import ModelConfig, preset
 from ..tokenizers import ByteTokenizer
 
@@ -29,6 +29,10 @@ class TrainConfig:
 
     - `preset` and `model`: a preset and fields of its config to change (e.g.
       `{"num_layers": 5, "remat": True, "compute_dtype": "bfloat16"}`).
+    - `initialize_from`: start from these weights instead of random ones (fine-tuning):
+      any checkpoint [`load`][hawkzoo.checkpoints.load] reads, or a run folder (its
+      checkpoint). They must fit the model `preset` and `model` describe, and are cast to
+      its `param_dtype`.
     - `task`: a synthetic task by name (`hawkzoo.data.TASKS`) with `task_options` as its
       fields; None trains on `data`, `"stdlib"` (the built-in corpus) or a text path.
     - `seq_len`: tokens per row; None for 256 on text, a task's `train_length`.
@@ -45,6 +49,7 @@ class TrainConfig:
 
     preset: str = "small-griffin"
     model: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    initialize_from: str | None = None
     task: str | None = None
     task_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data: str = "stdlib"
@@ -88,6 +93,10 @@ class TrainConfig:
             )
         if task is not None:
             task.check_length(self.row_length)
+        if self.initialize_from is not None and not os.path.exists(self.initialize_from):
+            raise MissingPathError(
+                f"TrainConfig.initialize_from: no checkpoint at {self.initialize_from}"
+            )
 
     @property
     def warmup_steps(self) -> int:
@@ -127,6 +136,7 @@ class TrainConfig:
 _RULES = {
     "preset": text(),
     "model": TABLE,
+    "initialize_from": optional(text()),
     "task": optional(text()),
     "task_options": TABLE,
     "data": text(),

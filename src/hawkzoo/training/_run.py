@@ -19,10 +19,11 @@ from jax.sharding import Mesh, NamedSharding
 
 from .. import backends
 from .._checks import integer, optional
+from ..checkpoints._load import RUN_CHECKPOINT, load
 from ..checkpoints._orbax import recover
 from ..data import AbstractTask, Batch, Corpus, PackedText, load_corpus
 from ..errors import CheckpointError, ExistingPathError, InputError, MissingPathError, RunFailure
-from ..model import LanguageModel
+from ..model import LanguageModel, cast
 from ..sampling import generate
 from ..sharding import batch_sharding, model_shardings, optimizer_shardings
 from ..tokenizers import ByteTokenizer
@@ -33,7 +34,7 @@ from ._optimizer import learning_rate_schedule, optimizer
 from ._plots import line_plot
 from ._step import train_step
 
-CHECKPOINT = "checkpoint"
+CHECKPOINT = RUN_CHECKPOINT
 METRICS = "metrics.jsonl"
 SETTINGS = "run.json"
 """A run's record (config, corpus, versions), written before its first step: what
@@ -136,23 +137,31 @@ def _start(
     config: TrainConfig, out: pathlib.Path, resume: bool, log: Callable[[str], None]
 ) -> tuple[_Run, RunState, jax.Array]:
     """A fresh run's state, or the saved one of the run in `out` when `resume` (from
-    step 0 if it stopped before its first checkpoint). The checkpoint is read before
-    the data, so a damaged one is reported before any work."""
-    checkpoint, saved = out / CHECKPOINT, None
+    step 0 if it stopped before its first checkpoint), with more steps if `config` has
+    them. The checkpoint is read before the data, so a damaged one is reported before
+    any work."""
+    checkpoint, saved, extended = out / CHECKPOINT, None, False
     if resume:
-        if _as_json(saved_config(out)) != _as_json(config):
-            raise InputError(f"the run in {out} has another config; resume with its own")
+        previous = saved_config(out)
+        if _as_json(previous.replace(steps=config.steps)) != _as_json(config):
+            raise InputError(
+                f"the run in {out} has another config; resume with its own (or its own "
+                "with more steps, to extend it)"
+            )
         saved = read_record(checkpoint) if checkpoint.exists() else _read_json(out / SETTINGS)
+        extended = config.steps != previous.steps
     elif any((out / name).exists() for name in (SETTINGS, METRICS, CHECKPOINT)):
         raise ExistingPathError(
             f"{out} holds a run; continue it with --resume or choose another --out"
         )
     model_key, data_key, sample_key = jax.random.split(jax.random.key(config.seed), 3)
-    model = LanguageModel(config.model_config(), key=model_key)
+    model = _initial_model(config, model_key)
     tx = optimizer(config)
     state = RunState(model, tx.init(eqx.filter(model, eqx.is_inexact_array)), 0, data_key)
     if resume and checkpoint.exists():
         state = load_run(checkpoint, state.opt_state)
+    if state.step > config.steps:
+        raise InputError(f"the run in {out} is at step {state.step}, past steps={config.steps}")
     data = _Data(config)
     log(f"data: {data.description}")
     record = {"config": config.to_dict(), "corpus": data.corpus_record(), "versions": _versions()}
@@ -160,10 +169,24 @@ def _start(
         _check_corpus(saved, data.corpus)
         _truncate_metrics(out / METRICS, state.step, log)
         log(f"resumed from step {state.step}" if state.step else "no checkpoint yet: from step 0")
-    else:
+    if extended:
+        log(f"extended to {config.steps} steps")
+    if saved is None or extended:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomically(out / SETTINGS, json.dumps(record, indent=2) + "\n")
     return _Run(config, out, data, tx, record), state, sample_key
+
+
+def _initial_model(config: TrainConfig, key: jax.Array) -> LanguageModel:
+    """Random weights, or those of `config.initialize_from`."""
+    model_config = config.model_config()
+    if config.initialize_from is None:
+        return LanguageModel(model_config, key=key)
+    path = config.initialize_from
+    try:
+        return cast(load(path, model_config), model_config.param_dtype)
+    except InputError as error:
+        raise InputError(f"initialize_from {path}: {error}") from None
 
 
 def saved_config(out: str | pathlib.Path) -> TrainConfig:
