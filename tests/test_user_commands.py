@@ -25,6 +25,17 @@ def test_the_quickstart_runs(capsys):
     assert 0 <= difference < 1e-3
 
 
+@pytest.mark.slow  # a tiny Griffin under two backends, sampled, saved and loaded: 15 s
+def test_the_readmes_use_block_runs_as_written(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # it saves a checkpoint where it runs
+    (block,) = _python_blocks(ROOT / "README.md")
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    (row,) = eval(capsys.readouterr().out)
+    assert len(row) == 8 and namespace["logits"].shape == (2, 4, 512)
+    assert (tmp_path / "tiny-griffin-checkpoint" / "config.json").is_file()
+
+
 @pytest.mark.slow  # the 9B preset abstractly, a tiny one for real: 15 s
 def test_the_models_guide_runs(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
