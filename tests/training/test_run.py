@@ -1,11 +1,16 @@
-"""`train`'s reporting: whole lines beside the progress bar, throughput without pauses."""
+"""`train`'s reporting: whole lines beside the progress bar, throughput without pauses,
+trackers and callbacks."""
 
 import contextlib
 import io
+import json
 import re
+import struct
 
+import numpy as np
 import pytest
 
+from hawkzoo.errors import InputError
 from hawkzoo.training import TrainConfig, _run, train
 
 
@@ -35,3 +40,43 @@ def test_throughput_leaves_paused_time_out(monkeypatch):
         pass
     assert meter.rate(2) == 100 * 2 / 2  # read at 6 s: 2 steps in 6 - 4 seconds
     assert meter.rate(3) == 100  # read at 7 s: 1 step in 1 second
+
+
+def _event_scalars(folder) -> dict[str, list[tuple[int, float]]]:
+    """The scalars of TensorBoard event files (records: length, its CRC, an Event, a CRC)."""
+    from tensorboardX.proto import event_pb2
+
+    scalars = {}
+    for file in sorted(folder.glob("events.out.tfevents.*")):
+        data, at = file.read_bytes(), 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at : at + 8])
+            event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return scalars
+
+
+def test_metrics_reach_the_callbacks_and_tensorboard_as_they_reach_the_jsonl(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog\n" * 40)
+    config = TrainConfig(
+        preset="tiny-hawk", model={"num_layers": 1}, data=str(text), seq_len=32, batch_size=4,
+        steps=3, log_every=1, eval_every=2, eval_rows=4, sample_tokens=0,
+        trackers=["tensorboard"],
+    )  # fmt: skip
+    seen = []
+    train(config, tmp_path / "run", progress=False, log=lambda _: None, callbacks=[seen.append])
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert seen == [json.loads(line) for line in lines] and seen[-1]["final"]
+    scalars = _event_scalars(tmp_path / "run" / "tensorboard")
+    losses = [(entry["step"], entry["loss"]) for entry in seen if "loss" in entry]
+    assert [step for step, _ in scalars["loss"]] == [1, 2, 3]
+    np.testing.assert_allclose([v for _, v in scalars["loss"]], [v for _, v in losses], rtol=1e-6)
+    assert scalars["held_out_bits_per_byte"][0][0] == 2
+    assert scalars["final/held_out_bits_per_byte"][0][0] == 3
+    with pytest.raises(
+        InputError, match=r"trackers must be a list of tracker names \(tensorboard\)"
+    ):
+        config.replace(trackers=["wandb"])

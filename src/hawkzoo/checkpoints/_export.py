@@ -7,7 +7,7 @@ import shutil
 from ..errors import InputError
 from ..model import LanguageModel
 from ._flax import to_flax
-from ._huggingface import jax_arrays, save_huggingface
+from ._huggingface import save_huggingface, save_safetensors
 from ._orbax import write_tree
 from ._staging import new_folder
 from ._torch import to_torch
@@ -43,16 +43,12 @@ def export(
         raise InputError(f"adapt applies to the hf format only, not {format}")
     if format == "hf":
         return save_huggingface(path, model, tokenizer=tokenizer, adapt=adapt)
-    from safetensors.flax import save_file
-
     with new_folder(path) as folder:
         if format == "flax":
             write_tree(folder, {"params": to_flax(model)})
         else:
             folder.mkdir()
-            save_file(
-                jax_arrays(to_torch(model)), folder / "model.safetensors", metadata={"format": "pt"}
-            )
+            save_safetensors(to_torch(model), folder / "model.safetensors")
         if tokenizer is not None:
             shutil.copyfile(tokenizer, folder / "tokenizer.model")
     return pathlib.Path(path)

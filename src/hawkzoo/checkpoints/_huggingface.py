@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, MissingDependencyError
 from ..model import LanguageModel, ModelConfig
 from ._staging import new_folder
 from ._torch import from_torch, to_torch
@@ -150,8 +150,6 @@ def save_huggingface(
     exist. A model transformers cannot represent is refused first, or with `adapt=True`
     written as an equivalent one where that exists (see
     [`to_huggingface`][hawkzoo.checkpoints.to_huggingface])."""
-    from safetensors.flax import save_file
-
     state_dict, hf_config = to_huggingface(model, adapt=adapt)
     if hf_config["tie_word_embeddings"]:
         del state_dict["lm_head.weight"]
@@ -164,7 +162,7 @@ def save_huggingface(
     with new_folder(path) as folder:
         folder.mkdir()
         for name, shard in zip(names, shards, strict=True):
-            save_file(jax_arrays(shard), folder / name, metadata={"format": "pt"})
+            save_safetensors(shard, folder / name)
         if len(shards) > 1:
             index = {
                 "metadata": {"total_size": sum(a.nbytes for a in state_dict.values())},
@@ -177,11 +175,16 @@ def save_huggingface(
     return pathlib.Path(path)
 
 
-def jax_arrays(arrays: Mapping[str, Any]) -> dict[str, Any]:
-    """NumPy arrays as JAX's, which safetensors writes in every dtype (bfloat16 too)."""
-    import jax.numpy as jnp
-
-    return {key: jnp.asarray(value) for key, value in arrays.items()}
+def save_safetensors(arrays: Mapping[str, Any], file: pathlib.Path) -> None:
+    """Write NumPy arrays as a safetensors file transformers and torch read (bfloat16 too)."""
+    try:
+        import jax.numpy as jnp
+        from safetensors.flax import save_file
+    except ImportError as error:
+        raise MissingDependencyError(
+            f"writing safetensors needs {error.name}: pip install 'hawkzoo[safetensors]'"
+        ) from None
+    save_file({k: jnp.asarray(v) for k, v in arrays.items()}, file, metadata={"format": "pt"})
 
 
 def _shards(state_dict: Mapping[str, Any], shard_bytes: int) -> list[dict[str, Any]]:

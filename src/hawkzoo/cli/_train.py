@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from ..errors import InputError, RunFailure
-from ..training import TrainConfig, saved_config, train
+from ..training import TRACKERS, TrainConfig, saved_config, train
 from ..training._config import apply_overrides, load_config, make_config
 from ..training._run import CHECKPOINT
 from ._mesh import add_flags as add_mesh_flags, mesh_from
@@ -44,6 +44,13 @@ def add_to(commands) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="any setting, dotted into tables (model.num_layers=5; repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--tracker",
+        action="append",
+        dest="trackers",
+        choices=TRACKERS,
+        help="send the metrics to this tracker too (repeatable)",
+    )
     parser.add_argument("--out", default="runs/train", help="the run's folder (default runs/train)")
     parser.add_argument(
         "--resume",
@@ -87,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
-    given = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
+    given = {
+        name: getattr(args, name)
+        for name in [*FLAGS, "trackers"]
+        if getattr(args, name) is not None
+    }
     if args.resume:
         if set(given) - {"steps"} or args.set or args.config:
             raise InputError(

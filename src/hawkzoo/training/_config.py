@@ -14,6 +14,7 @@ from ..data import AbstractTask, task
 from ..errors import InputError, MissingPathError
 from ..model import ModelConfig, preset
 from ..tokenizers import ByteTokenizer
+from ._trackers import TRACKERS
 
 TEXT_SEQ_LEN = 256
 
@@ -44,7 +45,8 @@ class TrainConfig:
       global norm of `clip_norm`; no decay on arrays named in `no_decay`.
     - Every `log_every` steps a line of metrics, every `eval_every` an evaluation on
       `eval_rows` rows, every `checkpoint_every` a checkpoint; at the end (text only) a
-      sample of `sample_tokens` (0: none) continuing `sample_prompt`.
+      sample of `sample_tokens` (0: none) continuing `sample_prompt`. Metrics go to
+      `metrics.jsonl` and to the `trackers` named (`"tensorboard"`).
     """
 
     preset: str = "small-griffin"
@@ -73,12 +75,14 @@ class TrainConfig:
     checkpoint_every: int = 200
     sample_prompt: str = "def "
     sample_tokens: int = 256
+    trackers: Sequence[str] = ()
 
     def __post_init__(self):
         check_fields(self, _RULES)
         object.__setattr__(self, "model", dict(self.model))
         object.__setattr__(self, "task_options", dict(self.task_options))
         object.__setattr__(self, "no_decay", tuple(self.no_decay))
+        object.__setattr__(self, "trackers", tuple(self.trackers))
         if self.batch_size % self.accumulate:
             raise InputError(
                 f"TrainConfig.accumulate={self.accumulate} must divide batch_size={self.batch_size}"
@@ -162,6 +166,10 @@ _RULES = {
     "checkpoint_every": integer(1),
     "sample_prompt": text(),
     "sample_tokens": integer(0),
+    "trackers": Rule(
+        f"a list of tracker names ({', '.join(TRACKERS)}), possibly empty",
+        lambda v: isinstance(v, list | tuple) and all(item in TRACKERS for item in v),
+    ),
 }
 
 

@@ -7,7 +7,7 @@ import math
 import pathlib
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -33,6 +33,7 @@ from ._evaluation import accuracy, bits_per_byte, held_out_rows
 from ._optimizer import learning_rate_schedule, optimizer
 from ._plots import line_plot
 from ._step import train_step
+from ._trackers import Callback, TensorBoard, open_trackers
 
 CHECKPOINT = RUN_CHECKPOINT
 METRICS = "metrics.jsonl"
@@ -62,6 +63,7 @@ def train(
     optimizer_over_data: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """Train as `config` says, writing to the folder `out`.
 
@@ -79,14 +81,16 @@ def train(
 
     `config.backend` is the scan backend of every model call: the steps, the evaluations
     and the final sample. `progress` shows a progress bar; without one, `log` gets a line
-    of metrics every `config.log_every` steps.
+    of metrics every `config.log_every` steps. Each metrics entry goes to
+    `metrics.jsonl`, to the trackers `config.trackers` names, and to each of `callbacks`
+    (see [`Callback`][hawkzoo.training.Callback]).
     """
     optional(integer(1)).check("stop_after", stop_after)
     last = min(stop_after if stop_after is not None else config.steps, config.steps)
-    run, state, sample_key = _start(config, pathlib.Path(out), resume, log)
+    run, state, sample_key = _start(config, pathlib.Path(out), resume, log, callbacks)
     if mesh is not None:
         run, state = _on_mesh(run, state, mesh, optimizer_over_data, log)
-    with backends.use(config.backend):
+    with contextlib.closing(run), backends.use(config.backend):
         with jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
             state, loss = _loop(run, state, last, progress, log)
             evaluation = run.data.evaluate(state.model, quick=False)
@@ -110,6 +114,8 @@ class _Run:
     data: "_Data"
     tx: optax.GradientTransformation
     record: dict[str, Any]
+    trackers: tuple[TensorBoard, ...] = ()
+    callbacks: tuple[Callback, ...] = ()
     placement: tuple[Any, Any] | None = None
     batch_placement: NamedSharding | None = None
 
@@ -131,10 +137,20 @@ class _Run:
     def write_metrics(self, entry: dict[str, Any]) -> None:
         with (self.out / METRICS).open("a") as file:
             file.write(json.dumps(entry) + "\n")
+        for callback in (*self.trackers, *self.callbacks):
+            callback(entry)
+
+    def close(self) -> None:
+        for tracker in self.trackers:
+            tracker.close()
 
 
 def _start(
-    config: TrainConfig, out: pathlib.Path, resume: bool, log: Callable[[str], None]
+    config: TrainConfig,
+    out: pathlib.Path,
+    resume: bool,
+    log: Callable[[str], None],
+    callbacks: Sequence[Callback],
 ) -> tuple[_Run, RunState, jax.Array]:
     """A fresh run's state, or the saved one of the run in `out` when `resume` (from
     step 0 if it stopped before its first checkpoint), with more steps if `config` has
@@ -174,7 +190,8 @@ def _start(
     if saved is None or extended:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomically(out / SETTINGS, json.dumps(record, indent=2) + "\n")
-    return _Run(config, out, data, tx, record), state, sample_key
+    trackers = tuple(open_trackers(config.trackers, out))
+    return _Run(config, out, data, tx, record, trackers, tuple(callbacks)), state, sample_key
 
 
 def _initial_model(config: TrainConfig, key: jax.Array) -> LanguageModel:
