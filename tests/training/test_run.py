@@ -51,7 +51,7 @@ def _event_scalars(folder) -> dict[str, list[tuple[int, float]]]:
         data, at = file.read_bytes(), 0
         while at < len(data):
             (length,) = struct.unpack("<Q", data[at : at + 8])
-            event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])
+            event = event_pb2.Event.FromString(data[at + 12 : at + 12 + length])  # pyright: ignore[reportAttributeAccessIssue]
             at += 12 + length + 4
             for value in event.summary.value:
                 scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
