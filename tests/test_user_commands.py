@@ -19,8 +19,10 @@ def _python_blocks(markdown: Path) -> list[str]:
 
 
 def test_the_quickstart_runs(capsys):
-    (quickstart,) = [b for b in _python_blocks(ROOT / "docs" / "index.md") if "import" in b]
-    exec(compile(quickstart, "docs/index.md", "exec"), {})
+    model, scan = [b for b in _python_blocks(ROOT / "docs" / "index.md") if "import" in b]
+    exec(compile(model, "docs/index.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == ["(4, 512)", "4"]
+    exec(compile(scan, "docs/index.md", "exec"), {})
     difference = float(capsys.readouterr().out)
     assert 0 <= difference < 1e-3
 
