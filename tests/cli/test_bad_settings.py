@@ -29,6 +29,7 @@ def numbers_outside(low: float, high: float, *, low_in: bool, high_in: bool):
 BAD = {  # each setting: values it must refuse
     "preset": WRONG_FOR_TEXT | st.just("no-such-preset"),
     "model": st.one_of(st.integers(), st.text("ab"), st.just([1])),
+    "initialize_from": WRONG_FOR_TEXT | st.just("no/such/checkpoint"),
     "task": st.one_of(st.integers(), st.booleans(), st.just("no-such-task")),
     "task_options": st.one_of(st.integers(), st.text("ab"), st.just([1])),
     "data": WRONG_FOR_TEXT,
@@ -54,6 +55,9 @@ BAD = {  # each setting: values it must refuse
     "checkpoint_every": integers_below(1),
     "sample_prompt": WRONG_FOR_TEXT,
     "sample_tokens": integers_below(0),
+    "trackers": st.one_of(
+        st.integers(), st.text("ab", min_size=1), st.just(["wandb"]), st.just([1])
+    ),
 }
 
 

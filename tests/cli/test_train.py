@@ -193,7 +193,7 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
         (["--set", "model.widht=3"], "model: .*widht"),
         (["--set", "steps"], "an override is key=value"),
         (["--batch-size", "6", "--set", "accumulate=4"], "accumulate=4 must divide batch_size=6"),
-        (["--resume", "--steps", "3"], "--resume takes the run's settings from its checkpoint"),
+        (["--resume", "--lr", "3"], "--resume takes the run's settings from its checkpoint"),
         (["--resume"], r"no run to resume in \S+ \(no run.json and no checkpoint\)"),
         (["--stop-after", "0"], "stop_after must be a positive integer or None, got 0"),
         (["--mesh", "data=3"], "the mesh data=3 has 3 devices, but there are 8 cpu devices"),
