@@ -49,6 +49,19 @@ def test_streaming_prints_the_same_text_as_it_comes(capsys):
     assert capsys.readouterr().out == whole
 
 
+def test_several_prompts_stream_a_line_at_a_time_by_row_with_control_bytes_escaped(capsys):
+    flags = ["sample", "tiny-hawk", "--temperature", "0", "--max-new-tokens", "24"]
+    prompts = ["--prompt", "one\ntwo", "--prompt", "red \x1b[31m"]
+    assert main([*flags, *prompts]) == 0
+    whole = capsys.readouterr().out
+    assert "\x1b" not in whole and "red \\x1b[31m" in whole
+    assert main([*flags, *prompts, "--stream"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "[0] one" and all(re.match(r"\[[01]\] ", line) for line in lines)
+    rows = ["\n".join(line[4:] for line in lines if line.startswith(f"[{row}]")) for row in "01"]
+    assert "\n".join(rows) + "\n" == whole  # the same text, each row's lines in order
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [

@@ -29,13 +29,16 @@ def griffin() -> LanguageModel:
     return LanguageModel(small_config("griffin"), key=jax.random.key(0))
 
 
-def test_greedy_tokens_are_the_argmax_of_recomputed_logits(model):
+def test_greedy_tokens_are_the_argmax_of_recomputed_logits_with_their_log_probs(model):
     generation = generate(model, PROMPTS, max_new_tokens=12, temperature=0.0)
     assert generation.lengths.tolist() == [12, 12, 12] and not generation.stopped.any()
-    for prompt, new in zip(PROMPTS, generation.rows(), strict=True):
+    for row, (prompt, new) in enumerate(zip(PROMPTS, generation.rows(), strict=True)):
         sequence = jnp.asarray(prompt + new)
         logits, _ = eqx.filter_jit(model)(sequence, jnp.arange(len(sequence)))
-        assert np.argmax(logits[len(prompt) - 1 : -1], axis=-1).tolist() == new
+        predicted = logits[len(prompt) - 1 : -1].astype(jnp.float32)
+        assert np.argmax(predicted, axis=-1).tolist() == new
+        log_probs = np.asarray(jax.nn.log_softmax(predicted))[np.arange(len(new)), new]
+        np.testing.assert_allclose(generation.row_log_probs()[row], log_probs, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow  # the sampler compiled for a batch and for one row: 11 s
@@ -60,6 +63,7 @@ def test_each_row_stops_at_its_own_stop_tokens(model):
     assert generation.lengths.tolist() == [first_stop_0, 8, 1]
     assert generation.stopped.tolist() == [True, False, True]
     assert generation.rows()[0] == free.rows()[0][:first_stop_0]
+    assert not generation.log_probs[0, first_stop_0:].any() and (free.log_probs < 0).all()
     assert (generation.tokens[2, 1:] == 0).all()  # the pad after the stop
 
 

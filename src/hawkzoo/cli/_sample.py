@@ -12,7 +12,7 @@ from .. import backends
 from .._checks import integer
 from ..errors import InputError
 from ..model import LanguageModel
-from ..sampling import TokenChoice, generate
+from ..sampling import TokenChoice, complete
 from ..sharding import DATA, MODEL, shard_model
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instruction_prompt
 from ._backend import add_flag as add_backend_flag
@@ -69,25 +69,24 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = _tokenizer(args.tokenizer or tokenizer_beside(args), model)
     if args.instruction:
         texts = [instruction_prompt(text) for text in texts]
-    prompts = [tokenizer.encode(text) for text in texts]
     printer = _StreamPrinter(tokenizer, texts) if args.stream else None
     with backend, jax.set_mesh(mesh) if mesh is not None else contextlib.nullcontext():
-        generation = generate(
+        completions = complete(
             model if mesh is None else shard_model(model, mesh),
-            prompts,
+            tokenizer,
+            texts,
             max_new_tokens=args.max_new_tokens,
             max_length=args.max_length,
             key=jax.random.key(args.seed),
             temperature=args.temperature,
             top_k=args.top_k,
             top_p=args.top_p,
-            stop_tokens=args.stop if args.stop is not None else tokenizer.stop_ids,
-            pad_id=tokenizer.pad_id,
+            stop_tokens=args.stop,
             on_token=printer,
         )
     if printer is None:
-        for text, row in zip(texts, generation.rows(), strict=True):
-            print(text + tokenizer.decode(row))
+        for text, completion in zip(texts, completions, strict=True):
+            print(printable(text + completion.text))
     else:
         printer.finish()
     return 0
@@ -109,16 +108,25 @@ def _tokenizer(name: str | pathlib.Path | None, model: LanguageModel) -> Tokeniz
     return tokenizer
 
 
+def printable(text: str) -> str:
+    """`text` with control characters other than newlines and tabs escaped (`\\x1b`)."""
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode() for c in text
+    )
+
+
 class _StreamPrinter:
-    """Prints each row's new text as its tokens arrive: one prompt inline after it; several
-    as one line per piece, prefixed with the row's number."""
+    """Prints each row's new text as its tokens arrive, through `printable`: one prompt
+    inline after it; several a line at a time, each line (prompt included) after its
+    row's number once it is complete, and the rest at the end."""
 
     def __init__(self, tokenizer: Tokenizer, texts: list[str]):
         self.tokenizer = tokenizer
         self.ids: list[list[int]] = [[] for _ in texts]
-        self.printed = [0] * len(texts)
+        self.decoded = [0] * len(texts)  # characters of each row's new text passed on
+        self.pending = list(texts)  # several rows: each one's unfinished line
         if len(texts) == 1:
-            sys.stdout.write(texts[0])
+            sys.stdout.write(printable(texts[0]))
 
     def __call__(self, step: int, tokens: np.ndarray, active: np.ndarray) -> None:
         for row, (token, is_active) in enumerate(
@@ -126,18 +134,24 @@ class _StreamPrinter:
         ):
             if is_active:
                 self.ids[row].append(token)
-                self._write(row, self.tokenizer.decode(self.ids[row]).rstrip("\ufffd"))
+                self._take(row, self.tokenizer.decode(self.ids[row]).rstrip("\ufffd"))
         sys.stdout.flush()
 
     def finish(self) -> None:
-        """Write what was held back (an incomplete character at the end)."""
+        """Write what was held back: an incomplete character, unfinished lines."""
         for row, ids in enumerate(self.ids):
-            self._write(row, self.tokenizer.decode(ids))
+            self._take(row, self.tokenizer.decode(ids))
+            if len(self.ids) > 1 and self.pending[row]:
+                sys.stdout.write(f"[{row}] {printable(self.pending[row])}\n")
         if len(self.ids) == 1:
             sys.stdout.write("\n")
         sys.stdout.flush()
 
-    def _write(self, row: int, text: str) -> None:
-        piece, self.printed[row] = text[self.printed[row] :], len(text)
-        if piece:
-            sys.stdout.write(piece if len(self.ids) == 1 else f"[{row}] {piece!r}\n")
+    def _take(self, row: int, text: str) -> None:
+        piece, self.decoded[row] = text[self.decoded[row] :], len(text)
+        if len(self.ids) == 1:
+            sys.stdout.write(printable(piece))
+            return
+        *lines, self.pending[row] = (self.pending[row] + piece).split("\n")
+        for line in lines:
+            sys.stdout.write(f"[{row}] {printable(line)}\n")

@@ -1,4 +1,4 @@
-"""Sampling: cached decoding of a batch of prompts in one compiled loop."""
+"""Sampling: cached decoding of a batch of prompts in one compiled loop, and text in, text out."""
 
 from ._choice import TokenChoice as TokenChoice
 from ._generate import (
@@ -7,3 +7,4 @@ from ._generate import (
     decode as decode,
     generate as generate,
 )
+from ._text import Completion as Completion, complete as complete

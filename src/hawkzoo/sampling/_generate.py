@@ -28,16 +28,23 @@ class Generation(NamedTuple):
 
     - `tokens[batch, max_new_tokens]`: the new tokens of each row, `pad_id` after it stopped;
     - `lengths[batch]`: how many each row generated, its stop token included;
-    - `stopped[batch]`: whether the row ended on a stop token (else it reached the limit).
+    - `stopped[batch]`: whether the row ended on a stop token (else it reached the limit);
+    - `log_probs[batch, max_new_tokens]`: each new token's log-probability under the
+      model (its softmax, before temperature, top-k or top-p), 0 after the row stopped.
     """
 
     tokens: np.ndarray
     lengths: np.ndarray
     stopped: np.ndarray
+    log_probs: np.ndarray
 
     def rows(self) -> list[list[int]]:
         """Each row's new tokens, up to and including its stop token."""
         return [row[:n].tolist() for row, n in zip(self.tokens, self.lengths, strict=True)]
+
+    def row_log_probs(self) -> list[list[float]]:
+        """Each row's `log_probs`, as `rows()` cuts its tokens."""
+        return [row[:n].tolist() for row, n in zip(self.log_probs, self.lengths, strict=True)]
 
 
 def generate(
@@ -125,7 +132,7 @@ def decode(
         if not choice.greedy:
             raise InputError("sampling with temperature > 0 needs a key")
         key = jax.random.key(0)
-    out, lengths, stopped = _decode(
+    out, lengths, stopped, log_probs = _decode(
         model,
         state,
         logits,
@@ -137,7 +144,7 @@ def decode(
         pad_id,
         on_token,
     )
-    return Generation(np.asarray(out), np.asarray(lengths), np.asarray(stopped))
+    return Generation(*(np.asarray(array) for array in (out, lengths, stopped, log_probs)))
 
 
 def _left_padded(
@@ -226,7 +233,9 @@ def _decode(
     choice: TokenChoice,
     pad_id: int,
     on_token: TokenCallback | None,
-) -> tuple[Int[Array, "batch new"], Int[Array, " batch"], Bool[Array, " batch"]]:
+) -> tuple[
+    Int[Array, "batch new"], Int[Array, " batch"], Bool[Array, " batch"], Float[Array, "batch new"]
+]:
     batch = logits.shape[0]
     batched_model = jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
 
@@ -235,24 +244,30 @@ def _decode(
         return (step < max_new_tokens) & active.any()
 
     def next_token(carry):
-        step, logits, position, state, out, lengths, active = carry
+        step, logits, position, state, out, log_probs, lengths, active = carry
         step_keys = jax.vmap(jax.random.fold_in, (0, None))(keys, step)
         token = jnp.where(active, jax.vmap(choice)(logits, step_keys), pad_id).astype(jnp.int32)
         if on_token is not None:
             jax.debug.callback(_on_host(on_token), step, token, active, ordered=True)
         out = out.at[:, step].set(token)
+        log_prob = jnp.take_along_axis(
+            jax.nn.log_softmax(logits.astype(jnp.float32)), token[:, None], axis=-1
+        )[:, 0]
+        log_probs = log_probs.at[:, step].set(jnp.where(active, log_prob, 0.0))
         lengths = lengths + active
         active = active & ~(token[:, None] == stop).any(-1)
         position = position + 1
         logits, state = batched_model(token[:, None], position[:, None], state)
-        return step + 1, logits[:, -1], position, state, out, lengths, active
+        return step + 1, logits[:, -1], position, state, out, log_probs, lengths, active
 
     out = jnp.full((batch, max_new_tokens), pad_id, jnp.int32)
+    log_probs = jnp.zeros((batch, max_new_tokens), jnp.float32)
     lengths = jnp.zeros(batch, jnp.int32)
     active = jnp.ones(batch, bool)
-    carry = (jnp.int32(0), *split_rows((logits, positions, state, out, lengths, active)))
-    *_, out, lengths, still_active = jax.lax.while_loop(not_done, next_token, carry)
-    return out, lengths, ~still_active
+    rows = split_rows((logits, positions, state, out, log_probs, lengths, active))
+    carry = (jnp.int32(0), *rows)
+    *_, out, log_probs, lengths, still_active = jax.lax.while_loop(not_done, next_token, carry)
+    return out, lengths, ~still_active, log_probs
 
 
 def _on_host(on_token: TokenCallback) -> Callable[[Array, Array, Array], None]:
