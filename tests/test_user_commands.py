@@ -76,6 +76,7 @@ def test_the_decoding_guide_runs(capsys):
         "[(8, 16, 32), (8, 16, 32), (8,)]",
         "True",
         "(2, 16)",
+        "2",
         "True",
     ]
 
