@@ -1,9 +1,11 @@
 """Dense and block-diagonal linear layers."""
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ..backends._platform import target_platform
 from ..errors import InputError
 from ._init import scaled_normal
 
@@ -69,6 +71,13 @@ class BlockDiagonalLinear(eqx.Module):
     def __call__(self, x: Float[Array, "*batch in"]) -> Float[Array, "*batch out"]:
         blocks, block_in, _ = self.weight.shape
         grouped = x.reshape(*x.shape[:-1], blocks, block_in)
-        y = jnp.einsum("...hi,hij->...hj", grouped, self.weight)
+        if target_platform() == "cpu" and jax.sharding.get_abstract_mesh().empty:
+            # XLA:CPU runs a product per block without the batched one's transposes (4-12%
+            # of the main job's training step); under a mesh the batched product keeps each
+            # device's blocks local
+            products = [grouped[..., h, :] @ self.weight[h] for h in range(blocks)]
+            y = jnp.stack(products, axis=-2)
+        else:
+            y = jnp.einsum("...hi,hij->...hj", grouped, self.weight)
         y = y + self.bias.reshape((1,) * (y.ndim - 2) + self.bias.shape)
         return y.reshape(*x.shape[:-1], -1)
