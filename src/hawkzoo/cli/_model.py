@@ -6,6 +6,7 @@ import pathlib
 
 import jax
 
+from .._checks import integer
 from ..checkpoints import load
 from ..errors import InputError, MissingPathError
 from ..model import LanguageModel, build, presets
@@ -14,10 +15,13 @@ from ..model import LanguageModel, build, presets
 def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=f"a preset ({', '.join(presets())}) or a checkpoint folder")
     parser.add_argument("--checkpoint", help="an official Flax checkpoint folder for the preset")
-    parser.add_argument("--seed", type=int, default=0, help="weights of a preset, and sampling")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="a preset's random weights (sample: and its choices)"
+    )
 
 
 def model_from(args: argparse.Namespace) -> LanguageModel:
+    integer(0, 2**32 - 1).check("--seed", args.seed)
     if args.model in presets():
         if args.checkpoint:
             return load(args.checkpoint, build(args.model).config)

@@ -56,7 +56,6 @@ def add_to(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     TokenChoice(args.temperature, args.top_k, args.top_p)  # checked before any work
     integer(1).check("--max-new-tokens", args.max_new_tokens)
-    integer(0, 2**32 - 1).check("--seed", args.seed)
     texts = list(args.prompt)
     if args.prompts_file:
         lines = pathlib.Path(args.prompts_file).read_text().splitlines()
