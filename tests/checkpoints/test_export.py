@@ -11,7 +11,7 @@ import safetensors.numpy
 
 from hawkzoo import checkpoints
 from hawkzoo.cli import main
-from hawkzoo.errors import ExistingPathError, InputError
+from hawkzoo.errors import ExistingPathError, InputError, MissingPathError
 from hawkzoo.model import LanguageModel, build
 
 from ..official import small_config
@@ -107,6 +107,9 @@ def test_an_export_never_replaces_a_folder(model, tmp_path):
             checkpoints.export(tmp_path / "taken", model, format)
     with pytest.raises(InputError, match="'onnx' is not one of hf, flax, torch"):
         checkpoints.export(tmp_path / "new", model, "onnx")
+    for format in checkpoints.FORMATS:
+        with pytest.raises(MissingPathError, match="no tokenizer file at"):
+            checkpoints.export(tmp_path / "new", model, format, tokenizer=tmp_path / "nothing")
     with pytest.raises(InputError, match="adapt applies to the hf format only"):
         checkpoints.export(tmp_path / "new", model, "torch", adapt=True)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["taken"]

@@ -9,7 +9,7 @@ from ..model import LanguageModel
 from ._flax import to_flax
 from ._huggingface import save_huggingface, save_safetensors
 from ._orbax import write_tree
-from ._staging import new_folder
+from ._staging import new_folder, tokenizer_file
 from ._torch import to_torch
 
 FORMATS = {
@@ -37,6 +37,7 @@ def export(
     The SentencePiece `tokenizer` file, if given, is copied in as `tokenizer.model`. The
     folder appears whole or not at all. Only `"hf"` records the config; the others are
     read back with one: `load(path, config)`."""
+    tokenizer = tokenizer_file(tokenizer)
     if format not in FORMATS:
         raise InputError(f"format {format!r} is not one of {', '.join(FORMATS)}")
     if adapt and format != "hf":

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError, MissingDependencyError
 from ..model import LanguageModel, ModelConfig
-from ._staging import new_folder
+from ._staging import new_folder, tokenizer_file
 from ._torch import from_torch, to_torch
 from ._transformers_fit import adapt as adapt_arrays, check, restore
 
@@ -150,6 +150,7 @@ def save_huggingface(
     exist. A model transformers cannot represent is refused first, or with `adapt=True`
     written as an equivalent one where that exists (see
     [`to_huggingface`][hawkzoo.checkpoints.to_huggingface])."""
+    tokenizer = tokenizer_file(tokenizer)
     state_dict, hf_config = to_huggingface(model, adapt=adapt)
     if hf_config["tie_word_embeddings"]:
         del state_dict["lm_head.weight"]

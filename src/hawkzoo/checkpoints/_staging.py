@@ -1,4 +1,4 @@
-"""Folders that appear whole or not at all."""
+"""Folders that appear whole or not at all, and the tokenizer file an export copies in."""
 
 import contextlib
 import os
@@ -7,7 +7,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 
-from ..errors import ExistingPathError
+from ..errors import ExistingPathError, MissingPathError
 
 
 @contextlib.contextmanager
@@ -26,3 +26,11 @@ def new_folder(path: str | os.PathLike) -> Iterator[pathlib.Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def tokenizer_file(tokenizer: str | os.PathLike | None) -> pathlib.Path | None:
+    """The SentencePiece file an export copies in as `tokenizer.model`, checked to exist
+    before any work."""
+    if tokenizer is not None and not os.path.isfile(tokenizer):
+        raise MissingPathError(f"no tokenizer file at {os.fspath(tokenizer)}")
+    return None if tokenizer is None else pathlib.Path(tokenizer)
