@@ -128,3 +128,6 @@ def test_the_command_exports_a_checkpoint_with_its_tokenizer_and_refuses_in_one_
     assert main(["export", "tiny-griffin", "--format", "hf", "--out", str(tmp_path / "x")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "logits_soft_cap=None" in error
+    # refused before the model is made (the 9B preset would take minutes)
+    assert main(["export", "recurrentgemma-9b", "--format", "hf", "--out", str(saved)]) == 2
+    assert "exists: not replacing it" in capsys.readouterr().err

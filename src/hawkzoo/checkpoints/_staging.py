@@ -15,9 +15,7 @@ def new_folder(path: str | os.PathLike) -> Iterator[pathlib.Path]:
     """The path of a staging folder beside `path`, for the block to create and fill: it
     is renamed to `path` when the block ends, and deleted if it raises. `path` must not
     exist."""
-    path = pathlib.Path(path).absolute()
-    if path.exists():
-        raise ExistingPathError(f"{path} exists: not replacing it")
+    path = absent(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.parent / f".{path.name}.writing-{uuid.uuid4().hex[:8]}"
     try:
@@ -26,6 +24,14 @@ def new_folder(path: str | os.PathLike) -> Iterator[pathlib.Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def absent(path: str | os.PathLike) -> pathlib.Path:
+    """`path`, absolute, checked to hold nothing an export would replace."""
+    path = pathlib.Path(path).absolute()
+    if path.exists():
+        raise ExistingPathError(f"{path} exists: not replacing it")
+    return path
 
 
 def tokenizer_file(tokenizer: str | os.PathLike | None) -> pathlib.Path | None:

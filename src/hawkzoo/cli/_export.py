@@ -3,6 +3,7 @@
 import argparse
 
 from ..checkpoints import FORMATS, export
+from ..checkpoints._staging import absent, tokenizer_file
 from ._model import add_flags as add_model_flags, model_from, tokenizer_beside
 
 
@@ -30,7 +31,8 @@ def add_to(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    tokenizer = args.tokenizer or tokenizer_beside(args)
+    absent(args.out)  # before the model is made
+    tokenizer = tokenizer_file(args.tokenizer) or tokenizer_beside(args)
     folder = export(args.out, model_from(args), args.format, tokenizer=tokenizer, adapt=args.adapt)
     print(f"wrote {folder} ({FORMATS[args.format]})")
     return 0
