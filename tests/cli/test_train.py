@@ -163,6 +163,34 @@ def test_fine_tuning_starts_from_a_run_folders_weights_extends_and_samples_from_
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow  # three runs, a sample and an eval: 40 s
+def test_a_sentencepiece_run_keeps_its_tokenizer_for_fine_tuning_sampling_and_eval(
+    tmp_path, capsys, sentencepiece_model
+):
+    text = tmp_path / "text"
+    text.mkdir()
+    for i in range(3):
+        (text / f"{i}.txt").write_text(f"the quick brown fox {i} jumps over the lazy dog\n" * 30)
+    flags = [*SMALL, "--steps", "2", "--data", str(text)]
+    base = tmp_path / "base"
+    assert main(["train", *flags, "--tokenizer", sentencepiece_model, "--out", str(base)]) == 0
+    assert "as 64 SentencePiece ids" in capsys.readouterr().out
+    tuned = tmp_path / "tuned"
+    assert main(["train", *flags, "--initialize-from", str(base), "--out", str(tuned)]) == 0
+    assert "as 64 SentencePiece ids" in capsys.readouterr().out  # found beside the weights
+    kept = Path(sentencepiece_model).read_bytes()
+    assert all((run / "checkpoint/tokenizer.model").read_bytes() == kept for run in (base, tuned))
+    assert main(["sample", str(tuned), "--prompt", "the quick", "--max-new-tokens", "3"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tuned)]) == 0
+    assert "byte-level models only" in capsys.readouterr().out
+    final = json.loads((tuned / "metrics.jsonl").read_text().splitlines()[-1])
+    report = json.loads((tuned / "eval.json").read_text())
+    assert report["bits_per_byte"]["model"] == final["held_out_bits_per_byte"]
+    assert main(["train", *flags, "--tokenizer", sentencepiece_model, "--task", "mqar"]) == 2
+    assert "TrainConfig.tokenizer is for text" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_a_task_run_reports_accuracy(tmp_path, capsys):
     flags = [*SMALL, "--task", "induction-heads", "--seq-len", "16", "--set", "model.vocab_size=16"]

@@ -51,3 +51,14 @@ def test_a_missing_or_broken_model_file_is_named(tmp_path):
     broken.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="is not a SentencePiece model"):
         SentencePieceTokenizer(broken)
+
+
+@given(text=st.text(alphabet="abcdefghijklmnopqrstuvwxyz .,0123456789é\n", max_size=60))
+def test_token_bytes_spell_the_text_each_tokenizer_reads(sentencepiece_model, text):
+    for tokenizer in (ByteTokenizer(), SentencePieceTokenizer(sentencepiece_model)):
+        sizes = tokenizer.token_bytes()
+        assert sizes.shape == (tokenizer.vocab_size,)
+        assert sizes[[tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id]].tolist() == [0, 0, 0]
+        spelled = tokenizer.decode(tokenizer.encode(text))  # as the tokenizer normalises it
+        prefix = isinstance(tokenizer, SentencePieceTokenizer) and bool(spelled)  # its "▁"
+        assert sizes[tokenizer.encode(text)].sum() == len(spelled.encode()) + prefix

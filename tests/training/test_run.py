@@ -58,13 +58,43 @@ def _event_scalars(folder) -> dict[str, list[tuple[int, float]]]:
     return scalars
 
 
-def test_metrics_reach_the_callbacks_and_tensorboard_as_they_reach_the_jsonl(tmp_path):
+def _wandb_history(folder) -> dict[int, dict[str, float]]:
+    """The history rows of an offline W&B run's `.wandb` file, by step (a LevelDB-style log
+    after a 7-byte header: 32 KiB blocks of records, each a CRC, a length, a type and part
+    of a `Record`)."""
+    from wandb.proto import wandb_internal_pb2
+
+    (file,) = folder.glob("wandb/offline-run-*/run-*.wandb")
+    data, at, pending, rows = file.read_bytes(), 7, b"", {}
+    while at + 7 <= len(data):
+        if 32768 - at % 32768 < 7:  # a block's tail too short for a header
+            at += 32768 - at % 32768
+            continue
+        _, length, kind = struct.unpack("<IHB", data[at : at + 7])
+        pending, at = pending + data[at + 7 : at + 7 + length], at + 7 + length
+        if kind in (1, 4):  # a whole record, or its last part
+            record = wandb_internal_pb2.Record.FromString(pending)  # pyright: ignore[reportAttributeAccessIssue]
+            pending = b""
+            items = {
+                item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                for item in record.history.item
+            }
+            if "_step" in items:
+                rows[items.pop("_step")] = items
+    return rows
+
+
+def test_metrics_reach_the_callbacks_and_the_trackers_as_they_reach_the_jsonl(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
     text = tmp_path / "text.txt"
     text.write_text("the quick brown fox jumps over the lazy dog\n" * 40)
     config = TrainConfig(
         preset="tiny-hawk", model={"num_layers": 1}, data=str(text), seq_len=32, batch_size=4,
         steps=3, log_every=1, eval_every=2, eval_rows=4, sample_tokens=0,
-        trackers=["tensorboard"],
+        trackers=["tensorboard", "wandb"],
     )  # fmt: skip
     seen = []
     train(config, tmp_path / "run", progress=False, log=lambda _: None, callbacks=[seen.append])
@@ -76,7 +106,12 @@ def test_metrics_reach_the_callbacks_and_tensorboard_as_they_reach_the_jsonl(tmp
     np.testing.assert_allclose([v for _, v in scalars["loss"]], [v for _, v in losses], rtol=1e-6)
     assert scalars["held_out_bits_per_byte"][0][0] == 2
     assert scalars["final/held_out_bits_per_byte"][0][0] == 3
+    history = _wandb_history(tmp_path / "run")
+    assert sorted(history) == [1, 2, 3]
+    assert [history[step]["loss"] for step, _ in losses] == [loss for _, loss in losses]
+    assert history[2]["held_out_bits_per_byte"] == seen[2]["held_out_bits_per_byte"]
+    assert history[3]["final/held_out_bits_per_byte"] == seen[-1]["held_out_bits_per_byte"]
     with pytest.raises(
-        InputError, match=r"trackers must be a list of tracker names \(tensorboard\)"
+        InputError, match=r"trackers must be a list of tracker names \(tensorboard, wandb\)"
     ):
-        config.replace(trackers=["wandb"])
+        config.replace(trackers=["mlflow"])

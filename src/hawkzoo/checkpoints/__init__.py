@@ -12,6 +12,10 @@ from ._huggingface import (
     save_huggingface as save_huggingface,
     to_huggingface as to_huggingface,
 )
-from ._load import load as load, read_tensors as read_tensors
+from ._load import (
+    load as load,
+    read_tensors as read_tensors,
+    tokenizer_beside as tokenizer_beside,
+)
 from ._orbax import is_checkpoint as is_checkpoint, save as save
 from ._torch import from_torch as from_torch, to_torch as to_torch

@@ -2,14 +2,13 @@
 
 import os
 import pathlib
-import shutil
 
 from ..errors import InputError
 from ..model import LanguageModel
 from ._flax import to_flax
 from ._huggingface import save_huggingface, save_safetensors
 from ._orbax import write_tree
-from ._staging import new_folder, tokenizer_file
+from ._staging import copy_tokenizer, new_folder, tokenizer_file
 from ._torch import to_torch
 
 FORMATS = {
@@ -50,6 +49,5 @@ def export(
         else:
             folder.mkdir()
             save_safetensors(to_torch(model), folder / "model.safetensors")
-        if tokenizer is not None:
-            shutil.copyfile(tokenizer, folder / "tokenizer.model")
+        copy_tokenizer(tokenizer, folder)
     return pathlib.Path(path)

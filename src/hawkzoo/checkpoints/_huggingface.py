@@ -10,7 +10,6 @@ import json
 import os
 import pathlib
 import re
-import shutil
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError, MissingDependencyError
 from ..model import LanguageModel, ModelConfig
-from ._staging import new_folder, tokenizer_file
+from ._staging import copy_tokenizer, new_folder, tokenizer_file
 from ._torch import from_torch, to_torch
 from ._transformers_fit import adapt as adapt_arrays, check, restore
 
@@ -171,8 +170,7 @@ def save_huggingface(
             }
             (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
         (folder / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n")
-        if tokenizer is not None:
-            shutil.copyfile(tokenizer, folder / "tokenizer.model")
+        copy_tokenizer(tokenizer, folder)
     return pathlib.Path(path)
 
 

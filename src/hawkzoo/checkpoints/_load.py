@@ -10,11 +10,22 @@ from ..errors import InputError, MissingDependencyError, MissingPathError
 from ..model import LanguageModel, ModelConfig
 from ._huggingface import from_huggingface, is_huggingface
 from ._orbax import is_checkpoint, load_orbax, recover
+from ._staging import TOKENIZER_FILE
 from ._torch import from_torch
 
 TENSOR_FILES = (".safetensors", ".npz", ".pt", ".pth", ".bin")
 RUN_CHECKPOINT = "checkpoint"
 """Where a training run's folder keeps its checkpoint."""
+
+
+def tokenizer_beside(path: str | os.PathLike) -> pathlib.Path | None:
+    """The `tokenizer.model` kept with the checkpoint at `path` (in the folder, or in a run
+    folder's checkpoint), or None."""
+    folder = pathlib.Path(path)
+    for candidate in (folder / TOKENIZER_FILE, folder / RUN_CHECKPOINT / TOKENIZER_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -> LanguageModel:

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 
 from ..errors import ExistingPathError, MissingPathError
 
+TOKENIZER_FILE = "tokenizer.model"
+"""The SentencePiece model kept in a checkpoint folder, as the released ones have it."""
+
 
 @contextlib.contextmanager
 def new_folder(path: str | os.PathLike) -> Iterator[pathlib.Path]:
@@ -40,3 +43,9 @@ def tokenizer_file(tokenizer: str | os.PathLike | None) -> pathlib.Path | None:
     if tokenizer is not None and not os.path.isfile(tokenizer):
         raise MissingPathError(f"no tokenizer file at {os.fspath(tokenizer)}")
     return None if tokenizer is None else pathlib.Path(tokenizer)
+
+
+def copy_tokenizer(tokenizer: pathlib.Path | None, folder: pathlib.Path) -> None:
+    """Copy `tokenizer` (if any) into `folder` as `tokenizer.model`."""
+    if tokenizer is not None:
+        shutil.copyfile(tokenizer, folder / TOKENIZER_FILE)

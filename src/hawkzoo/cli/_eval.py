@@ -10,9 +10,10 @@ import jax
 
 from .. import backends
 from .._checks import integer, optional
-from ..checkpoints import load
+from ..checkpoints import load, tokenizer_beside
 from ..data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
 from ..errors import InputError
+from ..tokenizers import ByteTokenizer, SentencePieceTokenizer
 from ..training import accuracy, bits_per_byte, held_out_rows, loss_by_position
 from ..training._checkpoint import read_record
 from ..training._config import make_config
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{checkpoint}: {config.preset} at step {record['step']}")
         task = config.make_task()
         if task is None:
-            report = _text(model, config, record, args, out)
+            report = _text(model, config, record, args, checkpoint, out)
         else:
             report = _task(model, config, task, factors, args.rows, out)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _text(model, config, record, args, out: pathlib.Path) -> dict:
+def _text(model, config, record, args, checkpoint: pathlib.Path, out: pathlib.Path) -> dict:
     corpus = load_corpus(config.data)
     saved = record.get("corpus") or {}
     if saved.get("sha256") != corpus.sha256:
@@ -77,8 +78,11 @@ def _text(model, config, record, args, out: pathlib.Path) -> dict:
             f"{str(saved.get('sha256'))[:12]} then, {corpus.sha256[:12]} now)"
         )
     size = sum(len(document.data) for document in corpus.held_out)
+    kept = tokenizer_beside(checkpoint)  # the run's, where its config's path may be gone
+    tokenizer = ByteTokenizer() if kept is None else SentencePieceTokenizer(kept)
+    rows = held_out_rows(corpus.held_out, config.row_length, tokenizer)
     scores = {
-        "model": bits_per_byte(model, held_out_rows(corpus.held_out, config.row_length)),
+        "model": bits_per_byte(model, rows, tokenizer),
         "order-2 byte n-gram": ngram_bits_per_byte(corpus.train, corpus.held_out, 2),
         "order-3 byte n-gram": ngram_bits_per_byte(corpus.train, corpus.held_out, 3),
         "gzip -9": gzip_bits_per_byte(corpus.held_out),
@@ -86,6 +90,14 @@ def _text(model, config, record, args, out: pathlib.Path) -> dict:
     print(f"held-out bits per byte ({corpus.describe()}; held out: {size:,} bytes)")
     for name, value in scores.items():
         print(f"  {name:<20} {value:.3f}")
+    report = {
+        "step": record["step"],
+        "corpus": {"name": corpus.name, "sha256": corpus.sha256, "held_out_bytes": size},
+        "bits_per_byte": scores,
+    }
+    if kept is not None:
+        print("(loss by position is measured for byte-level models only)")
+        return report
     length = args.position_length or 8 * config.row_length
     bits = loss_by_position(model, corpus.held_out, length) / math.log(2)
     edges = [2**i for i in range(int(math.log2(length)) + 1)] + [length]
@@ -102,12 +114,7 @@ def _text(model, config, record, args, out: pathlib.Path) -> dict:
         ylabel="bits per byte",
         logx=True,
     )
-    return {
-        "step": record["step"],
-        "corpus": {"name": corpus.name, "sha256": corpus.sha256, "held_out_bytes": size},
-        "bits_per_byte": scores,
-        "by_position": {"bins": bins, "bits_per_byte": by_bin, "documents": count},
-    }
+    return report | {"by_position": {"bins": bins, "bits_per_byte": by_bin, "documents": count}}
 
 
 def _task(model, config, task, factors: list[int], rows: int, out: pathlib.Path) -> dict:

@@ -6,6 +6,7 @@ import pathlib
 
 import jax
 
+from .. import checkpoints
 from .._checks import integer
 from ..checkpoints import load
 from ..errors import InputError, MissingPathError
@@ -36,8 +37,4 @@ def model_from(args: argparse.Namespace) -> LanguageModel:
 
 def tokenizer_beside(args: argparse.Namespace) -> pathlib.Path | None:
     """The `tokenizer.model` in the checkpoint folder (or run folder) named by `model`."""
-    folder = pathlib.Path(args.model)
-    for candidate in (folder / "tokenizer.model", folder / "checkpoint" / "tokenizer.model"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return checkpoints.tokenizer_beside(args.model)

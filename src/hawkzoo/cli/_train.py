@@ -20,6 +20,11 @@ FLAGS = {  # flag: (config field, type, help)
         "a synthetic task instead of text: selective-copying, induction-heads, mqar, phonebook",
     ),
     "data": (str, "'stdlib' (the built-in corpus, default) or a text file or folder"),
+    "tokenizer": (
+        str,
+        "a SentencePiece model for the text (default: the one kept with --initialize-from, "
+        "else bytes)",
+    ),
     "steps": (int, "optimiser steps"),
     "batch_size": (int, "rows per step"),
     "seq_len": (int, "tokens per row"),

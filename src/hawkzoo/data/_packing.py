@@ -8,7 +8,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Int
 
 from ..errors import InputError
-from ..tokenizers import ByteTokenizer
+from ..tokenizers import ByteTokenizer, Tokenizer
 from ..tokenizers._bytes import SPECIAL_IDS
 from ._corpus import Document
 
@@ -24,18 +24,30 @@ class Batch(NamedTuple):
     mask: Bool[Array | np.ndarray, "batch seq"]
 
 
-def document_ids(document: Document) -> np.ndarray:
-    """BOS, the bytes as byte-tokenizer ids, EOS."""
-    data = np.frombuffer(document.data, np.uint8).astype(np.int32) + SPECIAL_IDS
-    return np.concatenate([[BYTES.bos_id], data, [BYTES.eos_id]]).astype(np.int32)
+@functools.lru_cache(maxsize=4096)  # documents are packed afresh each epoch
+def document_ids(document: Document, tokenizer: Tokenizer = BYTES) -> np.ndarray:
+    """BOS, the document's ids, EOS (read-only): its bytes with the byte tokenizer; with
+    another, its text (UTF-8, a bad byte read as U+FFFD) as `tokenizer` encodes it."""
+    if isinstance(tokenizer, ByteTokenizer):
+        ids = np.frombuffer(document.data, np.uint8).astype(np.int32) + SPECIAL_IDS
+    else:
+        text = document.data.decode("utf-8", errors="replace")
+        ids = np.asarray(tokenizer.encode(text, add_bos=False), np.int32)
+    ids = np.concatenate([[tokenizer.bos_id], ids, [tokenizer.eos_id]]).astype(np.int32)
+    ids.flags.writeable = False
+    return ids
 
 
-def pack(documents: list[Document] | tuple[Document, ...], seq_len: int) -> Batch:
-    """Documents end to end, cut into rows of `seq_len` (the tail that fills no row is
-    dropped). A target counts where it is in the same document as its input: documents
-    never see each other, since every document starts at position 0."""
-    ids = np.concatenate([document_ids(document) for document in documents])
-    positions = np.concatenate([np.arange(len(document.data) + 2) for document in documents])
+def pack(
+    documents: list[Document] | tuple[Document, ...], seq_len: int, tokenizer: Tokenizer = BYTES
+) -> Batch:
+    """Documents as `tokenizer`'s ids (see `document_ids`) end to end, cut into rows of
+    `seq_len` (the tail that fills no row is dropped). A target counts where it is in the
+    same document as its input: documents never see each other, since every document
+    starts at position 0."""
+    each = [document_ids(document, tokenizer) for document in documents]
+    ids = np.concatenate(each)
+    positions = np.concatenate([np.arange(len(document)) for document in each])
     rows = (len(ids) - 1) // seq_len
     if rows < 1:
         raise InputError(f"{len(ids)} tokens of text fill no row of {seq_len} tokens")
@@ -62,6 +74,7 @@ class PackedText:
     documents: tuple[Document, ...]
     seq_len: int
     seed: int
+    tokenizer: Tokenizer = BYTES
 
     def __post_init__(self):
         self._epoch(0)  # refuses text too short for one row, at once
@@ -75,14 +88,14 @@ class PackedText:
         return Batch(*map(np.stack, zip(*picked, strict=True)))
 
     def _epoch(self, epoch: int) -> tuple[Batch, np.ndarray]:
-        return _epoch(self.documents, self.seq_len, self.seed, epoch)
+        return _epoch(self.documents, self.seq_len, self.seed, epoch, self.tokenizer)
 
 
 @functools.lru_cache(maxsize=2)
 def _epoch(
-    documents: tuple[Document, ...], seq_len: int, seed: int, epoch: int
+    documents: tuple[Document, ...], seq_len: int, seed: int, epoch: int, tokenizer: Tokenizer
 ) -> tuple[Batch, np.ndarray]:
     """An epoch's packed rows (documents in an order drawn from the seed) and row order."""
     rng = np.random.default_rng([seed, epoch])
-    packed = pack([documents[i] for i in rng.permutation(len(documents))], seq_len)
+    packed = pack([documents[i] for i in rng.permutation(len(documents))], seq_len, tokenizer)
     return packed, rng.permutation(len(packed.tokens))

@@ -2,6 +2,8 @@
 
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 INSTRUCTION_TEMPLATE = "<start_of_turn>user\n{}<end_of_turn>\n<start_of_turn>model\n"
 """The prompt format of the instruction-tuned RecurrentGemma checkpoints."""
 
@@ -35,4 +37,9 @@ class Tokenizer(Protocol):
 
     def decode(self, ids: list[int]) -> str:
         """The text of `ids`; special ids are dropped."""
+        ...
+
+    def token_bytes(self) -> np.ndarray:
+        """The UTF-8 bytes each id stands for, as an array over the vocabulary: 0 for
+        special ids. Bits per byte divide by their sum over the predicted ids."""
         ...

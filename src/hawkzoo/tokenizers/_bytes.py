@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 SPECIAL_IDS = 3
 """pad 0, EOS 1, BOS 2 (RecurrentGemma's numbering); byte `b` is id `b + 3`."""
 
@@ -30,3 +32,6 @@ class ByteTokenizer:
     def decode(self, ids: list[int]) -> str:
         data = bytes(i - SPECIAL_IDS for i in ids if SPECIAL_IDS <= i < 256)
         return data.decode("utf-8", errors="replace")
+
+    def token_bytes(self) -> np.ndarray:
+        return (np.arange(self.vocab_size) >= SPECIAL_IDS).astype(np.int64)

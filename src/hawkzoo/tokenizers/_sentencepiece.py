@@ -2,6 +2,8 @@
 
 import os
 
+import numpy as np
+
 from ..errors import InputError, MissingDependencyError, MissingPathError
 
 
@@ -64,3 +66,19 @@ class SentencePieceTokenizer:
         can sample them) decode to nothing, as the byte tokenizer's do."""
         size = self.vocab_size
         return self._processor.DecodeIds([i for i in ids if 0 <= i < size])
+
+    def token_bytes(self) -> np.ndarray:
+        """Control and unknown ids 0, byte-fallback ids 1, other pieces their UTF-8 length
+        with SentencePiece's `▁` as a space."""
+        processor = self._processor
+        return np.array(
+            [
+                0
+                if processor.IsControl(i) or processor.IsUnknown(i)
+                else 1
+                if processor.IsByte(i)
+                else len(processor.IdToPiece(i).replace("\u2581", " ").encode())
+                for i in range(self.vocab_size)
+            ],
+            np.int64,
+        )

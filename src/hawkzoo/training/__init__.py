@@ -16,4 +16,10 @@ from ._optimizer import (
 )
 from ._run import RunResult as RunResult, saved_config as saved_config, train as train
 from ._step import evaluate as evaluate, token_losses as token_losses, train_step as train_step
-from ._trackers import TRACKERS as TRACKERS, Callback as Callback, TensorBoard as TensorBoard
+from ._trackers import (
+    TRACKERS as TRACKERS,
+    Callback as Callback,
+    TensorBoard as TensorBoard,
+    Tracker as Tracker,
+    WandB as WandB,
+)

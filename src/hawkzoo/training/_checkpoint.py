@@ -1,6 +1,7 @@
 """A training run's checkpoint: a hawkzoo checkpoint plus what resuming needs."""
 
 import json
+import os
 import pathlib
 from typing import Any, NamedTuple
 
@@ -8,6 +9,7 @@ import jax
 
 from ..checkpoints import load, save
 from ..checkpoints._orbax import read_tree, recover, verify_checkpoint, write_tree
+from ..checkpoints._staging import copy_tokenizer
 from ..errors import InputError, MissingPathError
 from ..model import LanguageModel
 
@@ -24,10 +26,16 @@ class RunState(NamedTuple):
     key: jax.Array
 
 
-def save_run(path: pathlib.Path, state: RunState, record: dict[str, Any]) -> None:
+def save_run(
+    path: pathlib.Path,
+    state: RunState,
+    record: dict[str, Any],
+    tokenizer: str | os.PathLike | None = None,
+) -> None:
     """Save atomically (see [`save`][hawkzoo.checkpoints.save]): the model as any hawkzoo
-    checkpoint, then `training/` (optimiser state and key, an Orbax tree) and
-    `training.json` (`record` and the step)."""
+    checkpoint, then `training/` (optimiser state and key, an Orbax tree),
+    `training.json` (`record` and the step) and the SentencePiece `tokenizer`, if any, as
+    `tokenizer.model`."""
 
     def write_training(folder: pathlib.Path) -> None:
         leaves = jax.tree.leaves(state.opt_state)
@@ -36,6 +44,7 @@ def save_run(path: pathlib.Path, state: RunState, record: dict[str, Any]) -> Non
         (folder / RECORD_FILE).write_text(
             json.dumps(record | {"step": state.step}, indent=2) + "\n"
         )
+        copy_tokenizer(None if tokenizer is None else pathlib.Path(tokenizer), folder)
 
     save(path, state.model, write_more=write_training)
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from .. import backends
 from .._checks import TABLE, Rule, check_fields, integer, is_integer, number, optional, text, texts
+from ..checkpoints import tokenizer_beside
 from ..data import AbstractTask, task
 from ..errors import InputError, MissingPathError
 from ..model import ModelConfig, preset
-from ..tokenizers import ByteTokenizer
+from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer
 from ._trackers import TRACKERS
 
 TEXT_SEQ_LEN = 256
@@ -36,6 +37,9 @@ class TrainConfig:
       its `param_dtype`.
     - `task`: a synthetic task by name (`hawkzoo.data.TASKS`) with `task_options` as its
       fields; None trains on `data`, `"stdlib"` (the built-in corpus) or a text path.
+    - `tokenizer`: a SentencePiece model file for text; None for the one kept with
+      `initialize_from` (`tokenizer.model`), or else bytes. The run keeps it in its
+      checkpoint, and reports bits per byte of the text its tokens stand for.
     - `seq_len`: tokens per row; None for 256 on text, a task's `train_length`.
     - `batch_size` rows per step, as `accumulate` micro-batches of `batch_size /
       accumulate` rows whose gradients are summed.
@@ -46,7 +50,7 @@ class TrainConfig:
     - Every `log_every` steps a line of metrics, every `eval_every` an evaluation on
       `eval_rows` rows, every `checkpoint_every` a checkpoint; at the end (text only) a
       sample of `sample_tokens` (0: none) continuing `sample_prompt`. Metrics go to
-      `metrics.jsonl` and to the `trackers` named (`"tensorboard"`).
+      `metrics.jsonl` and to the `trackers` named (`"tensorboard"`, `"wandb"`).
     """
 
     preset: str = "small-griffin"
@@ -55,6 +59,7 @@ class TrainConfig:
     task: str | None = None
     task_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     data: str = "stdlib"
+    tokenizer: str | None = None
     seq_len: int | None = None
     steps: int = 1200
     batch_size: int = 16
@@ -88,8 +93,14 @@ class TrainConfig:
                 f"TrainConfig.accumulate={self.accumulate} must divide batch_size={self.batch_size}"
             )
         optional(text(backends.registered())).check("TrainConfig.backend", self.backend)
+        if self.tokenizer is not None and self.task is not None:
+            raise InputError("TrainConfig.tokenizer is for text; a task has its own tokens")
+        if self.initialize_from is not None and not os.path.exists(self.initialize_from):
+            raise MissingPathError(
+                f"TrainConfig.initialize_from: no checkpoint at {self.initialize_from}"
+            )
         config, task = self.model_config(), self.make_task()  # unknown names fail here
-        vocab_size = ByteTokenizer().vocab_size if task is None else task.vocab_size
+        vocab_size = self.make_tokenizer().vocab_size if task is None else task.vocab_size
         if config.vocab_size < vocab_size:
             raise InputError(
                 f"the data has {vocab_size} token ids but the model's vocab_size is "
@@ -97,10 +108,6 @@ class TrainConfig:
             )
         if task is not None:
             task.check_length(self.row_length)
-        if self.initialize_from is not None and not os.path.exists(self.initialize_from):
-            raise MissingPathError(
-                f"TrainConfig.initialize_from: no checkpoint at {self.initialize_from}"
-            )
 
     @property
     def warmup_steps(self) -> int:
@@ -121,6 +128,18 @@ class TrainConfig:
             return preset(self.preset, **self.model)
         except TypeError as error:
             raise InputError(f"model: {error}") from None
+
+    def tokenizer_path(self) -> str | None:
+        """`tokenizer`, or the one kept with `initialize_from`, or None (bytes)."""
+        if self.tokenizer is not None or self.task is not None or self.initialize_from is None:
+            return self.tokenizer
+        beside = tokenizer_beside(self.initialize_from)
+        return None if beside is None else str(beside)
+
+    def make_tokenizer(self) -> Tokenizer:
+        """The text's tokenizer (see `tokenizer`)."""
+        path = self.tokenizer_path()
+        return ByteTokenizer() if path is None else SentencePieceTokenizer(path)
 
     def make_task(self) -> AbstractTask | None:
         if self.task is None:
@@ -144,6 +163,7 @@ _RULES = {
     "task": optional(text()),
     "task_options": TABLE,
     "data": text(),
+    "tokenizer": optional(text()),
     "seq_len": optional(integer(2)),
     "steps": integer(1),
     "batch_size": integer(1),

@@ -8,19 +8,24 @@ import numpy as np
 
 from ..backends._sequence_parallel import DATA
 from ..data import AbstractTask, Batch, Document, pack
+from ..data._packing import BYTES
 from ..errors import InputError
 from ..model import LanguageModel
-from ..tokenizers._bytes import SPECIAL_IDS
+from ..tokenizers import Tokenizer
 from ._step import evaluate, token_losses
 
 TOKENS_PER_CALL = 8192
 _losses = eqx.filter_jit(token_losses)
 
 
-def held_out_rows(documents: tuple[Document, ...], seq_len: int) -> Batch:
-    """The held-out documents packed into rows; only bytes count (not the end of a document)."""
-    rows = pack(documents, seq_len)
-    return rows._replace(mask=rows.mask & (rows.targets >= SPECIAL_IDS))
+def held_out_rows(
+    documents: tuple[Document, ...], seq_len: int, tokenizer: Tokenizer = BYTES
+) -> Batch:
+    """The held-out documents packed into rows of `tokenizer`'s ids; only text counts (not
+    the end of a document)."""
+    rows = pack(documents, seq_len, tokenizer)
+    special = [tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id]
+    return rows._replace(mask=rows.mask & ~np.isin(rows.targets, special))
 
 
 def totals(model: LanguageModel, rows: Batch) -> dict[str, float]:
@@ -68,9 +73,11 @@ def loss_by_position(
     return np.concatenate([nll[:, 0], later], axis=1).mean(axis=0)
 
 
-def bits_per_byte(model: LanguageModel, rows: Batch) -> float:
-    result = totals(model, rows)
-    return result["nats"] / max(result["count"], 1) / math.log(2)
+def bits_per_byte(model: LanguageModel, rows: Batch, tokenizer: Tokenizer = BYTES) -> float:
+    """Nats over the counted targets of `rows`, in bits, per UTF-8 byte those targets stand
+    for (one each with the byte tokenizer; see `Tokenizer.token_bytes`)."""
+    size = int(tokenizer.token_bytes()[np.asarray(rows.targets)][np.asarray(rows.mask)].sum())
+    return totals(model, rows)["nats"] / max(size, 1) / math.log(2)
 
 
 def accuracy(

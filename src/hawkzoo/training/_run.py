@@ -26,14 +26,13 @@ from ..errors import CheckpointError, ExistingPathError, InputError, MissingPath
 from ..model import LanguageModel, cast
 from ..sampling import generate
 from ..sharding import batch_sharding, model_shardings, optimizer_shardings
-from ..tokenizers import ByteTokenizer
 from ._checkpoint import RunState, load_run, read_record, save_run
 from ._config import TrainConfig, make_config
 from ._evaluation import accuracy, bits_per_byte, held_out_rows
 from ._optimizer import learning_rate_schedule, optimizer
 from ._plots import line_plot
 from ._step import train_step
-from ._trackers import Callback, TensorBoard, open_trackers
+from ._trackers import Callback, Tracker, open_trackers
 
 CHECKPOINT = RUN_CHECKPOINT
 METRICS = "metrics.jsonl"
@@ -114,7 +113,7 @@ class _Run:
     data: "_Data"
     tx: optax.GradientTransformation
     record: dict[str, Any]
-    trackers: tuple[TensorBoard, ...] = ()
+    trackers: tuple[Tracker, ...] = ()
     callbacks: tuple[Callback, ...] = ()
     placement: tuple[Any, Any] | None = None
     batch_placement: NamedSharding | None = None
@@ -126,7 +125,8 @@ class _Run:
     def save(self, state: RunState) -> None:
         rows = state.step * self.config.batch_size
         try:
-            save_run(self.checkpoint, state, self.record | {"data_position": {"rows": rows}})
+            record = self.record | {"data_position": {"rows": rows}}
+            save_run(self.checkpoint, state, record, self.config.tokenizer_path())
         except OSError as error:
             kept = read_record(self.checkpoint)["step"] if self.checkpoint.exists() else None
             raise RunFailure(
@@ -190,7 +190,7 @@ def _start(
     if saved is None or extended:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomically(out / SETTINGS, json.dumps(record, indent=2) + "\n")
-    trackers = tuple(open_trackers(config.trackers, out))
+    trackers = tuple(open_trackers(config.trackers, out, record))
     return _Run(config, out, data, tx, record, trackers, tuple(callbacks)), state, sample_key
 
 
@@ -317,9 +317,13 @@ class _Data:
         self.corpus: Corpus | None = None
         if self.task is None:
             self.corpus = load_corpus(config.data)
-            self.text = PackedText(self.corpus.train, config.row_length, config.seed)
-            self.held_out = held_out_rows(self.corpus.held_out, config.row_length)
+            self.tokenizer = config.make_tokenizer()
+            length = config.row_length
+            self.text = PackedText(self.corpus.train, length, config.seed, self.tokenizer)
+            self.held_out = held_out_rows(self.corpus.held_out, length, self.tokenizer)
             self.description = self.corpus.describe()
+            if config.tokenizer_path() is not None:
+                self.description += f", as {self.tokenizer.vocab_size:,} SentencePiece ids"
         else:
             fields = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.task).items())
             self.description = f"{self.task.name} ({fields}), rows of {config.row_length}"
@@ -351,7 +355,7 @@ class _Data:
             if quick:  # rows spread over the held-out text
                 picked = np.linspace(0, len(held_out.tokens) - 1, rows).astype(int)
                 held_out = Batch(*(array[picked] for array in held_out))
-            return {"held_out_bits_per_byte": bits_per_byte(model, held_out)}
+            return {"held_out_bits_per_byte": bits_per_byte(model, held_out, self.tokenizer)}
         key = jax.random.key(self.config.seed + 1)  # never a training key
         return {"accuracy": accuracy(model, self.task, key, rows, self.config.row_length)}
 
@@ -430,7 +434,7 @@ def _versions() -> dict[str, str]:
 
 
 def _sample(model: LanguageModel, config: TrainConfig, key: jax.Array) -> str:
-    tokenizer = ByteTokenizer()
+    tokenizer = config.make_tokenizer()
     generation = generate(
         model,
         [tokenizer.encode(config.sample_prompt)],
