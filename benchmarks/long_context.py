@@ -46,7 +46,7 @@ def run(family: str, seed: int, out: Path, steps: int) -> dict:
     tic = time.perf_counter()
     train(settings, folder, resume=folder.exists(), progress=False, log=lambda _: None)
     seconds = time.perf_counter() - tic
-    model = checkpoints.load(folder / "checkpoint")
+    model = checkpoints.load(folder)
     held_out, length = load_corpus(settings.data).held_out, FACTORS[-1] * settings.row_length
     whole = loss_by_position(model, held_out, length) / math.log(2)
     windowed = loss_by_position(model, held_out, length, window=settings.row_length) / math.log(2)

@@ -99,7 +99,7 @@ def run(
     tic = time.perf_counter()
     train(settings, folder, resume=folder.exists(), progress=False, log=lambda _: None)
     seconds = time.perf_counter() - tic
-    model = checkpoints.load(folder / "checkpoint")
+    model = checkpoints.load(folder)
     entries = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     curve = [(e["step"], e["accuracy"]) for e in entries if "accuracy" in e]
     key = jax.random.key(1000 + seed)

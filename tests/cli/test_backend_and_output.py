@@ -75,7 +75,7 @@ def test_sample_runs_the_backend_it_is_given(run, tmp_path, capsys):
     folder, *_ = run
     flags = ["--prompt", "the quick", "--max-new-tokens", "2", "--backend", "chunked"]
     with lowered(tmp_path) as scopes:
-        assert main(["sample", str(folder / "checkpoint"), *flags]) == 0
+        assert main(["sample", str(folder), *flags]) == 0
     assert scopes == {"_prefill": {"chunked"}}  # not auto's choice here, sequential
     assert capsys.readouterr().out.startswith("the quick")
 

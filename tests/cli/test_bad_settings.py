@@ -33,6 +33,7 @@ BAD = {  # each setting: values it must refuse
     "task": st.one_of(st.integers(), st.booleans(), st.just("no-such-task")),
     "task_options": st.one_of(st.integers(), st.text("ab"), st.just([1])),
     "data": WRONG_FOR_TEXT,
+    "tokenizer": WRONG_FOR_TEXT | st.just("no/such/tokenizer.model"),
     "seq_len": integers_below(2),
     "steps": integers_below(1),
     "batch_size": integers_below(1),
@@ -53,10 +54,12 @@ BAD = {  # each setting: values it must refuse
     "eval_every": integers_below(1),
     "eval_rows": integers_below(1),
     "checkpoint_every": integers_below(1),
+    "keep_checkpoints": integers_below(1),
+    "async_checkpoints": st.one_of(st.integers(), st.text("ab"), st.just([True])),
     "sample_prompt": WRONG_FOR_TEXT,
     "sample_tokens": integers_below(0),
     "trackers": st.one_of(
-        st.integers(), st.text("ab", min_size=1), st.just(["wandb"]), st.just([1])
+        st.integers(), st.text("ab", min_size=1), st.just(["mlflow"]), st.just([1])
     ),
 }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hawkzoo.checkpoints._managed import latest_step, read_record
 from hawkzoo.cli import main
 
 FLAGS = [  # a two-block Hawk on a small text file: fast steps and a fast evaluation
@@ -36,7 +37,9 @@ def _resume(root: Path, monkeypatch, capsys, *flags: str) -> tuple[int, str]:
 
 
 def _step(run: Path) -> int:
-    return json.loads((run / "checkpoint/training.json").read_text())["step"]
+    step = latest_step(run)
+    assert step is not None
+    return read_record(step)["step"]
 
 
 def _copy(stopped: Path, tmp_path: Path) -> Path:
@@ -44,27 +47,35 @@ def _copy(stopped: Path, tmp_path: Path) -> Path:
     return tmp_path / "runs/long"
 
 
-def test_a_save_killed_between_its_renames_with_a_torn_metrics_line_resumes(
+def _half_written(step: Path, name: str) -> None:
+    """What a process killed mid-save leaves: Orbax's temporary folder, part written."""
+    shutil.copytree(step, step.parent / name)
+    shutil.rmtree(step.parent / name / "training")
+    (step.parent / name / "checksums.json").unlink()
+
+
+def test_a_save_killed_midway_with_a_torn_metrics_line_resumes(
     stopped, tmp_path, monkeypatch, capsys
 ):
-    """The old checkpoint set aside, the new one half written, the log's last line cut."""
     run = _copy(stopped, tmp_path)
-    (run / "checkpoint").rename(run / ".checkpoint.replaced-0a1b2c3d")
-    shutil.copytree(run / ".checkpoint.replaced-0a1b2c3d/params", run / ".checkpoint.saving-1")
+    _half_written(run / "checkpoints/1", "2.orbax-checkpoint-tmp")
     with (run / "metrics.jsonl").open("a") as metrics:
         metrics.write('{"step": 2, "lo')
     code, output = _resume(tmp_path, monkeypatch, capsys, "--stop-after", "2")
     assert code == 0, output
     assert "dropped a partly written last line" in output and "resumed from step 1" in output
-    assert _step(run) == 2 and sorted(p.name for p in run.iterdir() if p.name[0] == ".") == []
+    assert _step(run) == 2 and sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "1",
+        "2",
+    ]
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 2]  # step 1's loss (not its final evaluation), step 2's loss and final
 
 
 def test_a_first_save_killed_midway_resumes_from_step_0(stopped, tmp_path, monkeypatch, capsys):
     run = _copy(stopped, tmp_path)
-    (run / "checkpoint").rename(run / ".checkpoint.saving-5e6f7a8b")
-    shutil.rmtree(run / ".checkpoint.saving-5e6f7a8b/training")
+    _half_written(run / "checkpoints/1", "1.orbax-checkpoint-tmp")
+    shutil.rmtree(run / "checkpoints/1")
     code, output = _resume(tmp_path, monkeypatch, capsys, "--stop-after", "1")
     assert code == 0, output
     assert "no checkpoint yet: from step 0" in output and _step(run) == 1
@@ -74,19 +85,20 @@ def test_a_first_save_killed_midway_resumes_from_step_0(stopped, tmp_path, monke
 
 def test_a_damaged_checkpoint_is_one_line_naming_the_file(stopped, tmp_path, monkeypatch, capsys):
     run = _copy(stopped, tmp_path)
-    state = max((run / "checkpoint/training").rglob("*"), key=lambda file: file.stat().st_size)
+    step = run / "checkpoints/1"
+    state = max((step / "training").rglob("*"), key=lambda file: file.stat().st_size)
     data = bytearray(state.read_bytes())
     data[len(data) // 2] ^= 0xFF
     state.write_bytes(data)
-    name = state.relative_to(run / "checkpoint").as_posix()
+    name = state.relative_to(step).as_posix()
     code, output = _resume(tmp_path, monkeypatch, capsys)
     assert code == 2 and output.count("\n") == 1, output
     assert f"is corrupt: {name} does not match the checksum saved with it" in output
-    assert main(["sample", str(run / "checkpoint"), "--prompt", "x"]) == 2
+    assert main(["sample", str(run), "--prompt", "x"]) == 2
     assert "is corrupt" in capsys.readouterr().err
-    (run / "checkpoint/training.json").write_text("{}")
+    (step / "record/training.json").write_text("{}")
     code, output = _resume(tmp_path, monkeypatch, capsys)
-    assert code == 2 and "is corrupt: training.json has 2 bytes" in output, output
+    assert code == 2 and "is corrupt: record/training.json has 2 bytes" in output, output
 
 
 def test_an_unexpected_error_is_one_line_and_its_traceback_is_kept(tmp_path, monkeypatch, capsys):

@@ -1,6 +1,5 @@
 """`hawkzoo train`, as a user runs it: a run, its resumption, and bad input."""
 
-import errno
 import json
 import re
 import subprocess
@@ -10,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hawkzoo.checkpoints._managed import latest_step, read_record
 from hawkzoo.checkpoints._orbax import read_tree
 from hawkzoo.cli import main
-from hawkzoo.training import _checkpoint
 
 SCRIPT = Path(sys.executable).parent / "hawkzoo"
 SMALL = [  # a two-block Hawk on short rows, this file its corpus: seconds a step and an eval;
@@ -33,10 +32,18 @@ def _run(*args: str | Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def _arrays(checkpoint: Path) -> list[np.ndarray]:
+def _latest(run: Path) -> Path:
+    step = latest_step(run)
+    assert step is not None
+    return step
+
+
+def _arrays(run: Path) -> list[np.ndarray]:
+    """The parameters, optimiser state and key of the run's latest step."""
     import jax
 
-    trees = [read_tree(checkpoint / "params"), read_tree(checkpoint / "training")]
+    step = _latest(run)
+    trees = [read_tree(step / "params"), read_tree(step / "training")]
     return [np.asarray(leaf) for leaf in jax.tree.leaves(trees)]
 
 
@@ -53,9 +60,9 @@ def test_a_resumed_run_ends_bitwise_where_an_uninterrupted_one_does(whole, tmp_p
     """Both legs in fresh processes, as a run killed and restarted would be."""
     resumed = tmp_path / "resumed"
     _run(*SMALL, "--out", resumed, "--stop-after", "3")
-    assert json.loads((resumed / "checkpoint/training.json").read_text())["step"] == 3
+    assert read_record(_latest(resumed))["step"] == 3
     _run("--resume", "--out", resumed)
-    expected, actual = _arrays(whole / "checkpoint"), _arrays(resumed / "checkpoint")
+    expected, actual = _arrays(whole), _arrays(resumed)
     assert len(expected) == len(actual) > 10
     assert all(np.array_equal(a, b) for a, b in zip(expected, actual, strict=True))
     assert (whole / "metrics.jsonl").read_text().count("loss") == 6
@@ -88,7 +95,7 @@ def test_a_run_on_a_mesh_learns_as_on_one_device_and_resumes_on_another_mesh(who
         ]
 
     np.testing.assert_allclose(losses(mesh), losses(whole), rtol=1e-4)
-    for got, want in zip(_arrays(mesh / "checkpoint"), _arrays(whole / "checkpoint"), strict=True):
+    for got, want in zip(_arrays(mesh), _arrays(whole), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
 
 
@@ -102,10 +109,10 @@ def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tm
     assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert "3 files" not in out and "2 + 1 held-out files" in out and "--- a sample" in out
-    record = json.loads((tmp_path / "run/checkpoint/training.json").read_text())
+    record = read_record(_latest(tmp_path / "run"))
     assert record["corpus"]["name"] == str(text) and len(record["corpus"]["sha256"]) == 64
     assert record["data_position"] == {"rows": 8}
-    assert main(["sample", str(tmp_path / "run/checkpoint"), "--prompt", "doc"]) == 0
+    assert main(["sample", str(_latest(tmp_path / "run")), "--prompt", "doc"]) == 0
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "run"), "--position-length", "64"]) == 0
     out = capsys.readouterr().out
@@ -138,7 +145,7 @@ def test_fine_tuning_starts_from_a_run_folders_weights_extends_and_samples_from_
     # (a run from random weights ends about 6e-3 from them)
     tuned = ["--initialize-from", str(base), "--lr", "1e-12", "--steps", "1"]
     assert main(["train", *flags, *tuned, "--out", str(tmp_path / "tuned")]) == 0
-    before, after = (read_tree(tmp_path / f"{run}/checkpoint/params") for run in ("base", "tuned"))
+    before, after = (read_tree(_latest(tmp_path / run) / "params") for run in ("base", "tuned"))
     pairs = list(zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True))
     assert len(pairs) > 10 and all(np.allclose(a, b, rtol=0, atol=1e-9) for a, b in pairs)
     tuned_run = str(tmp_path / "tuned")
@@ -179,7 +186,7 @@ def test_a_sentencepiece_run_keeps_its_tokenizer_for_fine_tuning_sampling_and_ev
     assert main(["train", *flags, "--initialize-from", str(base), "--out", str(tuned)]) == 0
     assert "as 64 SentencePiece ids" in capsys.readouterr().out  # found beside the weights
     kept = Path(sentencepiece_model).read_bytes()
-    assert all((run / "checkpoint/tokenizer.model").read_bytes() == kept for run in (base, tuned))
+    assert all((run / "tokenizer.model").read_bytes() == kept for run in (base, tuned))
     assert main(["sample", str(tuned), "--prompt", "the quick", "--max-new-tokens", "3"]) == 0
     capsys.readouterr()
     assert main(["eval", str(tuned)]) == 0
@@ -222,7 +229,7 @@ def test_a_task_run_reports_accuracy(tmp_path, capsys):
         (["--set", "steps"], "an override is key=value"),
         (["--batch-size", "6", "--set", "accumulate=4"], "accumulate=4 must divide batch_size=6"),
         (["--resume", "--lr", "3"], "--resume takes the run's settings from its checkpoint"),
-        (["--resume"], r"no run to resume in \S+ \(no run.json and no checkpoint\)"),
+        (["--resume"], r"no run to resume in \S+ \(no run.json\)"),
         (["--stop-after", "0"], "stop_after must be a positive integer or None, got 0"),
         (["--mesh", "data=3"], "the mesh data=3 has 3 devices, but there are 8 cpu devices"),
         (
@@ -259,26 +266,35 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoin
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the loss is nan at step 2" in err, err
     assert "the last good checkpoint" in err and "step 1" in err
-    assert json.loads((tmp_path / "run/checkpoint/training.json").read_text())["step"] == 1
+    assert read_record(_latest(tmp_path / "run"))["step"] == 1
 
 
 def test_a_full_disk_while_saving_keeps_the_last_checkpoint_whole(tmp_path, capsys, monkeypatch):
-    write, calls = _checkpoint.write_tree, []
+    import orbax.checkpoint as ocp
 
-    def fill_the_disk_on_the_second_save(path, tree):
-        calls.append(path)
-        write(path, tree)
-        if len(calls) == 2:
-            raise OSError(errno.ENOSPC, "No space left on device")
+    save, calls = ocp.StandardCheckpointHandler.async_save, []
 
-    monkeypatch.setattr(_checkpoint, "write_tree", fill_the_disk_on_the_second_save)
+    async def fill_the_disk_on_the_second_save(self, directory, *args, **kwargs):
+        calls.append(directory)
+        if len(calls) == 4:  # the second step's second tree (its params are written)
+            raise ValueError("[Errno 28] No space left on device")  # as Orbax reports it
+        return await save(self, directory, *args, **kwargs)
+
+    monkeypatch.setattr(
+        ocp.StandardCheckpointHandler, "async_save", fill_the_disk_on_the_second_save
+    )
     flags = [*SMALL, "--set", "checkpoint_every=1"]
     assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
-    assert "saving step 2 failed" in err and "No space left" in err and "still holds step 1" in err
-    assert json.loads((tmp_path / "run/checkpoint/training.json").read_text())["step"] == 1
+    assert err.count("\n") == 1, err
+    assert "saving step 2 failed" in err and "No space left" in err and "checkpoints/1" in err
+    assert read_record(_latest(tmp_path / "run"))["step"] == 1
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "checkpoint",
+        "checkpoints",
         "metrics.jsonl",
         "run.json",
     ]
+    monkeypatch.undo()
+    assert main(["train", "--resume", "--out", str(tmp_path / "run")]) == 0
+    kept = sorted(p.name for p in (tmp_path / "run/checkpoints").iterdir())
+    assert kept == ["4", "5", "6"]  # the newest 3, and nothing the failed save left

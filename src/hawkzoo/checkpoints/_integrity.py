@@ -15,13 +15,15 @@ def write_checksums(folder: pathlib.Path) -> None:
     files = sorted(
         file.relative_to(folder).as_posix()
         for file in folder.rglob("*")
-        if file.is_file() and file.name != CHECKSUMS_FILE
+        if file.is_file() and file.name not in (CHECKSUMS_FILE, f".{CHECKSUMS_FILE}.partial")
     )
     record = {
         name: {"bytes": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}
         for name in files
     }
-    (folder / CHECKSUMS_FILE).write_text(_dumps(_sealed(record)))
+    partial = folder / f".{CHECKSUMS_FILE}.partial"
+    partial.write_text(_dumps(_sealed(record)))
+    partial.replace(folder / CHECKSUMS_FILE)
 
 
 def verify(folder: pathlib.Path, only: Iterable[str] | None = None) -> None:

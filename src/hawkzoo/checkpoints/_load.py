@@ -6,33 +6,49 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InputError, MissingDependencyError, MissingPathError
+from ..errors import CheckpointError, InputError, MissingDependencyError, MissingPathError
 from ..model import LanguageModel, ModelConfig
 from ._huggingface import from_huggingface, is_huggingface
+from ._managed import STEPS_FOLDER, is_step, latest_step, load_step
 from ._orbax import is_checkpoint, load_orbax, recover
 from ._staging import TOKENIZER_FILE
 from ._torch import from_torch
 
 TENSOR_FILES = (".safetensors", ".npz", ".pt", ".pth", ".bin")
 RUN_CHECKPOINT = "checkpoint"
-"""Where a training run's folder keeps its checkpoint."""
+"""Where a run folder kept its one checkpoint before step-numbered checkpoints."""
 
 
 def tokenizer_beside(path: str | os.PathLike) -> pathlib.Path | None:
-    """The `tokenizer.model` kept with the checkpoint at `path` (in the folder, or in a run
-    folder's checkpoint), or None."""
+    """The `tokenizer.model` kept with the checkpoint at `path`: in its folder, or in the
+    run folder it is a step of, or None."""
     folder = pathlib.Path(path)
-    for candidate in (folder / TOKENIZER_FILE, folder / RUN_CHECKPOINT / TOKENIZER_FILE):
-        if candidate.is_file():
-            return candidate
+    run = folder.parent.parent if is_step(folder) else folder
+    for candidate in (folder, run, folder / RUN_CHECKPOINT):
+        if (candidate / TOKENIZER_FILE).is_file():
+            return candidate / TOKENIZER_FILE
     return None
+
+
+def _run_checkpoint(path: pathlib.Path) -> pathlib.Path | None:
+    """The checkpoint a run folder stands for: its latest step (or the one checkpoint of a
+    run from before step-numbered checkpoints); None if `path` is no run folder."""
+    if is_step(path) or is_checkpoint(path):
+        return None
+    if (path / STEPS_FOLDER).is_dir():
+        latest = latest_step(path)
+        if latest is None:
+            raise CheckpointError(f"{path} is a run with no checkpoint saved yet")
+        return latest
+    return path / RUN_CHECKPOINT if is_checkpoint(path / RUN_CHECKPOINT) else None
 
 
 def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -> LanguageModel:
     """A model from any checkpoint hawkzoo reads, told apart by what `path` holds:
 
-    - a folder written by [`save`][hawkzoo.checkpoints.save] (config included), or a
-      folder holding one as `checkpoint/` (a training run's);
+    - a folder written by [`save`][hawkzoo.checkpoints.save] (config included);
+    - a training run's folder (its latest step), or one of its steps (`checkpoints/<step>`,
+      see [`RunCheckpoints`][hawkzoo.training.RunCheckpoints]);
     - an official Flax checkpoint folder (an Orbax tree, as RecurrentGemma was released);
     - a HuggingFace `RecurrentGemmaForCausalLM` folder (`config.json` and safetensors);
     - one file of official PyTorch or HuggingFace weights: `.safetensors`, `.npz`, or
@@ -52,8 +68,9 @@ def load(path: str | os.PathLike, config: ModelConfig | None = None, **fields) -
         return _from_state_dict(read_tensors(path), None, config, **fields)
     if not path.is_dir():
         raise MissingPathError(f"no checkpoint at {path}")
-    if not is_checkpoint(path) and is_checkpoint(path / RUN_CHECKPOINT):
-        path = path / RUN_CHECKPOINT
+    path = _run_checkpoint(path) or path
+    if is_step(path):
+        return load_step(path, config, **fields)
     if is_checkpoint(path):
         return load_orbax(path, config, **fields)
     hf_config = _huggingface_config(path)

@@ -75,7 +75,7 @@ def write_tree(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
     import orbax.checkpoint as ocp
 
     try:
-        with _quiet():
+        with quiet():
             ocp.PyTreeCheckpointer().save(pathlib.Path(path).absolute(), tree)
     except OSError:
         raise
@@ -84,7 +84,7 @@ def write_tree(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """Orbax logs a failed write from each of its threads, and the callbacks left behind
     print tracebacks; the error raised says it once."""
     logger, hook = logging.getLogger("absl"), sys.unraisablehook
@@ -121,7 +121,7 @@ def load_orbax(path: pathlib.Path, config: ModelConfig | None = None, **fields) 
     if is_checkpoint(path):
         verify_checkpoint(path)
         if config is None:
-            config = _read_config(path / CONFIG_FILE)
+            config = read_config(path / CONFIG_FILE)
         return from_flax(read_tree(path / PARAMS_FOLDER), config, **fields)
     return from_flax(read_tree(path), config, **fields)
 
@@ -152,7 +152,7 @@ def _format(path: pathlib.Path) -> object:
         return None
 
 
-def _read_config(path: pathlib.Path) -> ModelConfig:
+def read_config(path: pathlib.Path) -> ModelConfig:
     try:
         saved = json.loads(path.read_text())
         if saved.get("format") not in (FORMAT, UNCHECKED_FORMAT):
@@ -169,15 +169,15 @@ def read_tree(path: pathlib.Path) -> Mapping[str, Any]:
     path = pathlib.Path(path).absolute()
     checkpointer = ocp.PyTreeCheckpointer()
     try:
-        metadata = checkpointer.metadata(path).item_metadata
-        if metadata is None:
-            raise ValueError("it has no tree metadata")
-        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        restore_args = jax.tree.map(
-            lambda _: ocp.ArrayRestoreArgs(restore_type=jax.Array, sharding=device),
-            metadata.tree,
-        )
-        with _quiet():
+        with quiet():
+            metadata = checkpointer.metadata(path).item_metadata
+            if metadata is None:
+                raise ValueError("it has no tree metadata")
+            device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+            restore_args = jax.tree.map(
+                lambda _: ocp.ArrayRestoreArgs(restore_type=jax.Array, sharding=device),
+                metadata.tree,
+            )
             return checkpointer.restore(path, restore_args=restore_args)
     except Exception as error:  # Orbax raises bare `Exception`s too
         raise CheckpointError(f"{path} is not a readable Orbax checkpoint: {error}") from None

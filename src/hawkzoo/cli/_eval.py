@@ -11,14 +11,13 @@ import jax
 from .. import backends
 from .._checks import integer, optional
 from ..checkpoints import load, tokenizer_beside
+from ..checkpoints._managed import is_step, latest_step, read_record
 from ..data import gzip_bits_per_byte, load_corpus, ngram_bits_per_byte
-from ..errors import InputError
+from ..errors import CheckpointError, InputError
 from ..tokenizers import ByteTokenizer, SentencePieceTokenizer
 from ..training import accuracy, bits_per_byte, held_out_rows, loss_by_position
-from ..training._checkpoint import read_record
 from ..training._config import make_config
 from ..training._plots import line_plot
-from ..training._run import CHECKPOINT
 from ._backend import add_flag as add_backend_flag
 
 
@@ -48,15 +47,17 @@ def run(args: argparse.Namespace) -> int:
     integer(1).check("--rows", args.rows)
     optional(integer(2)).check("--position-length", args.position_length)
     factors = _factors(args.lengths or "1,2,4,8,16")
-    folder = pathlib.Path(args.folder)
-    checkpoint = folder / CHECKPOINT if (folder / CHECKPOINT).is_dir() else folder
+    folder = pathlib.Path(args.folder).absolute()
+    checkpoint = folder if is_step(folder) else latest_step(folder)
+    if checkpoint is None:
+        raise CheckpointError(f"{folder} is neither a run folder with a checkpoint nor a step")
     record = read_record(checkpoint)
     config = make_config(record["config"])
     if config.task is None and args.lengths is not None:
         raise InputError("--lengths is for task runs; this run trained on text")
     with backends.use(args.backend or config.backend):
         model = load(checkpoint)
-        out = pathlib.Path(args.out) if args.out else checkpoint.parent
+        out = pathlib.Path(args.out) if args.out else checkpoint.parent.parent
         out.mkdir(parents=True, exist_ok=True)
         print(f"{checkpoint}: {config.preset} at step {record['step']}")
         task = config.make_task()

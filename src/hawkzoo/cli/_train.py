@@ -3,10 +3,10 @@
 import argparse
 import sys
 
+from ..checkpoints._managed import latest_step
 from ..errors import InputError, RunFailure
 from ..training import TRACKERS, TrainConfig, saved_config, train
 from ..training._config import apply_overrides, load_config, make_config
-from ..training._run import CHECKPOINT
 from ._mesh import add_flags as add_mesh_flags, mesh_from
 
 FLAGS = {  # flag: (config field, type, help)
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             f"interrupted; hawkzoo train --resume --out {args.out} continues from the last "
             "checkpoint"
         ) from None
-    print(f"saved {result.folder / CHECKPOINT} at step {result.step}")
+    print(f"saved {latest_step(result.folder)}")
     if result.sample is not None:
         print(f"--- a sample (temperature 0.8)\n{result.sample}")
     return 0

@@ -1,6 +1,6 @@
 """Training: the config, the optimiser, one step, evaluation, and whole runs."""
 
-from ._checkpoint import RunState as RunState, load_run as load_run, save_run as save_run
+from ._checkpoint import RunCheckpoints as RunCheckpoints, RunState as RunState
 from ._config import NO_DECAY as NO_DECAY, TrainConfig as TrainConfig
 from ._evaluation import (
     accuracy as accuracy,

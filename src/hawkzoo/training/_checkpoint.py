@@ -1,20 +1,27 @@
-"""A training run's checkpoint: a hawkzoo checkpoint plus what resuming needs."""
+"""A training run's checkpoints: step-numbered, kept and committed by Orbax's
+`CheckpointManager`, each step a model that `load` reads plus what resuming needs."""
 
-import json
-import os
+import dataclasses
+import errno
 import pathlib
 from typing import Any, NamedTuple
 
 import jax
 
-from ..checkpoints import load, save
-from ..checkpoints._orbax import read_tree, recover, verify_checkpoint, write_tree
-from ..checkpoints._staging import copy_tokenizer
-from ..errors import InputError, MissingPathError
+from ..checkpoints._flax import to_flax
+from ..checkpoints._integrity import CHECKSUMS_FILE, write_checksums
+from ..checkpoints._managed import (
+    MODEL_ITEM,
+    RECORD_FILE,
+    RECORD_ITEM,
+    STEPS_FOLDER,
+    TRAINING_ITEM,
+    load_step,
+    read_record,
+)
+from ..checkpoints._orbax import CONFIG_FILE, FORMAT, PARAMS_FOLDER, quiet
+from ..errors import CheckpointError
 from ..model import LanguageModel
-
-TRAINING_FOLDER = "training"
-RECORD_FILE = "training.json"
 
 
 class RunState(NamedTuple):
@@ -26,50 +33,113 @@ class RunState(NamedTuple):
     key: jax.Array
 
 
-def save_run(
-    path: pathlib.Path,
-    state: RunState,
-    record: dict[str, Any],
-    tokenizer: str | os.PathLike | None = None,
-) -> None:
-    """Save atomically (see [`save`][hawkzoo.checkpoints.save]): the model as any hawkzoo
-    checkpoint, then `training/` (optimiser state and key, an Orbax tree),
-    `training.json` (`record` and the step) and the SentencePiece `tokenizer`, if any, as
-    `tokenizer.model`."""
+class RunCheckpoints:
+    """The run folder's `checkpoints/<step>/`, through Orbax's `CheckpointManager`.
 
-    def write_training(folder: pathlib.Path) -> None:
-        leaves = jax.tree.leaves(state.opt_state)
-        tree = {"opt_state": {str(i): leaf for i, leaf in enumerate(leaves)}}
-        write_tree(folder / TRAINING_FOLDER, tree | {"key": jax.random.key_data(state.key)})
-        (folder / RECORD_FILE).write_text(
-            json.dumps(record | {"step": state.step}, indent=2) + "\n"
+    The newest `keep` steps are kept; `async_saves` writes in the background while training
+    goes on. Orbax writes each step to a temporary folder and renames it into place once
+    whole, so a crash or a full disk mid-save leaves the steps before it loadable (the
+    next opening removes what the save left). A step holds `params/` (the model, an Orbax
+    tree in the official Flax layout), `model/config.json`, `training/` (the optimiser
+    state as its own tree, and the PRNG key), `record/training.json` (the run's record and
+    the step) and, written once Orbax has committed it, `checksums.json`, which loads check.
+    """
+
+    def __init__(self, out: pathlib.Path, *, keep: int, async_saves: bool):
+        import orbax.checkpoint as ocp
+
+        self._async = async_saves
+        self.folder = pathlib.Path(out, STEPS_FOLDER).absolute()
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep,
+            enable_async_checkpointing=async_saves,
+            cleanup_tmp_directories=True,
         )
-        copy_tokenizer(None if tokenizer is None else pathlib.Path(tokenizer), folder)
+        handlers = {
+            MODEL_ITEM: ocp.JsonCheckpointHandler(CONFIG_FILE),
+            RECORD_ITEM: ocp.JsonCheckpointHandler(RECORD_FILE),
+            PARAMS_FOLDER: ocp.StandardCheckpointHandler(),
+            TRAINING_ITEM: ocp.StandardCheckpointHandler(),
+        }
+        with quiet():
+            self._manager = ocp.CheckpointManager(
+                self.folder, options=options, item_handlers=handlers
+            )
+        self._seal()  # a step committed by a run that died before sealing it
 
-    save(path, state.model, write_more=write_training)
+    def latest(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, state: RunState, record: dict[str, Any]) -> None:
+        """Save `state` as step `state.step` (see the class); any failure is an `OSError`."""
+        import orbax.checkpoint as ocp
+
+        model = state.model
+        items = {
+            PARAMS_FOLDER: ocp.args.StandardSave({"params": to_flax(model)}),
+            MODEL_ITEM: ocp.args.JsonSave(
+                {"format": FORMAT, "config": dataclasses.asdict(model.config)}
+            ),
+            TRAINING_ITEM: ocp.args.StandardSave(
+                {"opt_state": state.opt_state, "key": jax.random.key_data(state.key)}
+            ),
+            RECORD_ITEM: ocp.args.JsonSave(record | {"step": state.step}),
+        }
+        try:
+            with quiet():
+                self._manager.wait_until_finished()
+                self._seal()
+                self._manager.save(state.step, args=ocp.args.Composite(**items), force=True)
+                if not self._async:
+                    self.wait()
+        except OSError:
+            raise
+        except Exception as error:  # Orbax reports a full disk as a `ValueError`
+            raise OSError(errno.EIO, f"{type(error).__name__}: {error}") from error
+
+    def wait(self) -> None:
+        """Wait for a save in the background to commit, and seal it."""
+        self._manager.wait_until_finished()
+        self._seal()
+
+    def restore(self, opt_state_like: Any) -> RunState:
+        """The latest step's state; `opt_state_like` gives the optimiser state's structure."""
+        import orbax.checkpoint as ocp
+
+        step = self.latest()
+        if step is None:
+            raise CheckpointError(f"{self.folder} holds no committed step")
+        path = self.folder / str(step)
+        model, record = load_step(path), read_record(path)
+        like = {"opt_state": opt_state_like, "key": jax.random.key_data(jax.random.key(0))}
+        try:
+            with quiet():
+                saved = self._manager.restore(
+                    step,
+                    args=ocp.args.Composite(
+                        **{TRAINING_ITEM: ocp.args.StandardRestore(_abstract(like))}
+                    ),
+                )[TRAINING_ITEM]
+        except Exception as error:  # Orbax raises bare `Exception`s too
+            raise CheckpointError(
+                f"{path}/{TRAINING_ITEM} does not fit this run's optimiser: {error}"
+            ) from None
+        key = jax.random.wrap_key_data(jax.numpy.asarray(saved["key"]))
+        return RunState(model, saved["opt_state"], record["step"], key)
+
+    def close(self) -> None:
+        self.wait()
+        self._manager.close()
+
+    def _seal(self) -> None:
+        for step in self._manager.all_steps():
+            folder = self.folder / str(step)
+            if folder.is_dir() and not (folder / CHECKSUMS_FILE).exists():
+                write_checksums(folder)
 
 
-def read_record(path: pathlib.Path) -> dict[str, Any]:
-    """`training.json` of the checkpoint at `path`, checked against its checksum (after
-    putting back a checkpoint that an interrupted save set aside)."""
-    recover(path)
-    if not (path / RECORD_FILE).is_file():
-        raise MissingPathError(f"no training checkpoint at {path} (no {RECORD_FILE})")
-    verify_checkpoint(path, [RECORD_FILE])
-    return json.loads((path / RECORD_FILE).read_text())
-
-
-def load_run(path: pathlib.Path, opt_state_like: Any) -> RunState:
-    """The run state saved at `path`; `opt_state_like` gives the optimiser state's structure."""
-    record = read_record(path)
-    model = load(path)
-    tree = read_tree(path / TRAINING_FOLDER)
-    saved = tree["opt_state"]
-    leaves, structure = jax.tree.flatten(opt_state_like)
-    if len(saved) != len(leaves):
-        raise InputError(
-            f"{path}'s optimiser state has {len(saved)} arrays, this run's optimiser {len(leaves)}"
-        )
-    restored = [jax.numpy.asarray(saved[str(i)], dtype=like.dtype) for i, like in enumerate(leaves)]
-    key = jax.random.wrap_key_data(jax.numpy.asarray(tree["key"]))
-    return RunState(model, jax.tree.unflatten(structure, restored), record["step"], key)
+def _abstract(tree: Any) -> Any:
+    """`tree`'s shapes, dtypes and placement, to restore into."""
+    return jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding), tree
+    )

@@ -9,7 +9,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import backends
-from .._checks import TABLE, Rule, check_fields, integer, is_integer, number, optional, text, texts
+from .._checks import (
+    FLAG,
+    TABLE,
+    Rule,
+    check_fields,
+    integer,
+    is_integer,
+    number,
+    optional,
+    text,
+    texts,
+)
 from ..checkpoints import tokenizer_beside
 from ..data import AbstractTask, task
 from ..errors import InputError, MissingPathError
@@ -48,8 +59,9 @@ class TrainConfig:
       cosine to `final_learning_rate_fraction` of it at `steps`; gradients clipped to a
       global norm of `clip_norm`; no decay on arrays named in `no_decay`.
     - Every `log_every` steps a line of metrics, every `eval_every` an evaluation on
-      `eval_rows` rows, every `checkpoint_every` a checkpoint; at the end (text only) a
-      sample of `sample_tokens` (0: none) continuing `sample_prompt`. Metrics go to
+      `eval_rows` rows, every `checkpoint_every` a checkpoint (the newest
+      `keep_checkpoints` kept; `async_checkpoints`: saved in the background); at the end
+      (text only) a sample of `sample_tokens` (0: none) continuing `sample_prompt`. Metrics go to
       `metrics.jsonl` and to the `trackers` named (`"tensorboard"`, `"wandb"`).
     """
 
@@ -78,6 +90,8 @@ class TrainConfig:
     eval_every: int = 200
     eval_rows: int = 128
     checkpoint_every: int = 200
+    keep_checkpoints: int = 3
+    async_checkpoints: bool = False
     sample_prompt: str = "def "
     sample_tokens: int = 256
     trackers: Sequence[str] = ()
@@ -95,6 +109,10 @@ class TrainConfig:
         optional(text(backends.registered())).check("TrainConfig.backend", self.backend)
         if self.tokenizer is not None and self.task is not None:
             raise InputError("TrainConfig.tokenizer is for text; a task has its own tokens")
+        if self.tokenizer is not None and not os.path.isfile(self.tokenizer):
+            raise MissingPathError(
+                f"TrainConfig.tokenizer: no SentencePiece model at {self.tokenizer}"
+            )
         if self.initialize_from is not None and not os.path.exists(self.initialize_from):
             raise MissingPathError(
                 f"TrainConfig.initialize_from: no checkpoint at {self.initialize_from}"
@@ -184,6 +202,8 @@ _RULES = {
     "eval_every": integer(1),
     "eval_rows": integer(1),
     "checkpoint_every": integer(1),
+    "keep_checkpoints": integer(1),
+    "async_checkpoints": FLAG,
     "sample_prompt": text(),
     "sample_tokens": integer(0),
     "trackers": Rule(

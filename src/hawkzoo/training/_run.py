@@ -20,13 +20,14 @@ from jax.sharding import Mesh, NamedSharding
 from .. import backends
 from .._checks import integer, optional
 from ..checkpoints._load import RUN_CHECKPOINT, load
-from ..checkpoints._orbax import recover
+from ..checkpoints._managed import STEPS_FOLDER, latest_step, read_record
+from ..checkpoints._staging import TOKENIZER_FILE
 from ..data import AbstractTask, Batch, Corpus, PackedText, load_corpus
 from ..errors import CheckpointError, ExistingPathError, InputError, MissingPathError, RunFailure
 from ..model import LanguageModel, cast
 from ..sampling import generate
 from ..sharding import batch_sharding, model_shardings, optimizer_shardings
-from ._checkpoint import RunState, load_run, read_record, save_run
+from ._checkpoint import RunCheckpoints, RunState
 from ._config import TrainConfig, make_config
 from ._evaluation import accuracy, bits_per_byte, held_out_rows
 from ._optimizer import learning_rate_schedule, optimizer
@@ -34,7 +35,6 @@ from ._plots import line_plot
 from ._step import train_step
 from ._trackers import Callback, Tracker, open_trackers
 
-CHECKPOINT = RUN_CHECKPOINT
 METRICS = "metrics.jsonl"
 SETTINGS = "run.json"
 """A run's record (config, corpus, versions), written before its first step: what
@@ -66,8 +66,9 @@ def train(
 ) -> RunResult:
     """Train as `config` says, writing to the folder `out`.
 
-    `out` gets `run.json` (the config, the corpus hash and versions), `checkpoint/` (a
-    hawkzoo checkpoint with the optimiser state, step, key and that record),
+    `out` gets `run.json` (the config, the corpus hash and versions), `checkpoints/` (one
+    folder per saved step, see [`RunCheckpoints`][hawkzoo.training.RunCheckpoints]), the
+    SentencePiece `tokenizer.model` if the text has one,
     `metrics.jsonl`, `loss.png` and, for text, `sample.txt`. `resume=True` continues the
     run in `out` (see [`saved_config`][hawkzoo.training.saved_config]) from its last
     checkpoint, or from step 0 if it stopped before one, bitwise as if it had not stopped
@@ -113,26 +114,32 @@ class _Run:
     data: "_Data"
     tx: optax.GradientTransformation
     record: dict[str, Any]
+    checkpoints: RunCheckpoints
     trackers: tuple[Tracker, ...] = ()
     callbacks: tuple[Callback, ...] = ()
     placement: tuple[Any, Any] | None = None
     batch_placement: NamedSharding | None = None
 
-    @property
-    def checkpoint(self) -> pathlib.Path:
-        return self.out / CHECKPOINT
-
     def save(self, state: RunState) -> None:
         rows = state.step * self.config.batch_size
         try:
-            record = self.record | {"data_position": {"rows": rows}}
-            save_run(self.checkpoint, state, record, self.config.tokenizer_path())
+            self.checkpoints.save(state, self.record | {"data_position": {"rows": rows}})
         except OSError as error:
-            kept = read_record(self.checkpoint)["step"] if self.checkpoint.exists() else None
             raise RunFailure(
-                f"saving step {state.step} failed ({error}); {self.checkpoint} "
-                + ("holds no checkpoint" if kept is None else f"still holds step {kept}")
+                f"saving step {state.step} failed ({error}); {self._kept()}"
             ) from error
+
+    def stop_if_diverged(self, loss: float, step: int) -> None:
+        if not math.isfinite(loss):
+            raise RunFailure(f"the loss is {loss} at step {step}; stopped ({self._kept()})")
+
+    def _kept(self) -> str:
+        """Which step the run's last good checkpoint is."""
+        latest = self.checkpoints.latest()
+        where = self.checkpoints.folder
+        if latest is None:
+            return f"{where} holds no step"
+        return f"the last good checkpoint is step {latest}, {where / str(latest)}"
 
     def write_metrics(self, entry: dict[str, Any]) -> None:
         with (self.out / METRICS).open("a") as file:
@@ -141,6 +148,7 @@ class _Run:
             callback(entry)
 
     def close(self) -> None:
+        self.checkpoints.close()
         for tracker in self.trackers:
             tracker.close()
 
@@ -156,7 +164,7 @@ def _start(
     step 0 if it stopped before its first checkpoint), with more steps if `config` has
     them. The checkpoint is read before the data, so a damaged one is reported before
     any work."""
-    checkpoint, saved, extended = out / CHECKPOINT, None, False
+    latest, saved, extended = latest_step(out), None, False
     if resume:
         previous = saved_config(out)
         if _as_json(previous.replace(steps=config.steps)) != _as_json(config):
@@ -164,9 +172,9 @@ def _start(
                 f"the run in {out} has another config; resume with its own (or its own "
                 "with more steps, to extend it)"
             )
-        saved = read_record(checkpoint) if checkpoint.exists() else _read_json(out / SETTINGS)
+        saved = read_record(latest) if latest is not None else _read_json(out / SETTINGS)
         extended = config.steps != previous.steps
-    elif any((out / name).exists() for name in (SETTINGS, METRICS, CHECKPOINT)):
+    elif any((out / name).exists() for name in (SETTINGS, METRICS, STEPS_FOLDER, RUN_CHECKPOINT)):
         raise ExistingPathError(
             f"{out} holds a run; continue it with --resume or choose another --out"
         )
@@ -174,8 +182,12 @@ def _start(
     model = _initial_model(config, model_key)
     tx = optimizer(config)
     state = RunState(model, tx.init(eqx.filter(model, eqx.is_inexact_array)), 0, data_key)
-    if resume and checkpoint.exists():
-        state = load_run(checkpoint, state.opt_state)
+    checkpoints = None
+    if resume and latest is not None:
+        checkpoints = RunCheckpoints(
+            out, keep=config.keep_checkpoints, async_saves=config.async_checkpoints
+        )
+        state = checkpoints.restore(state.opt_state)
     if state.step > config.steps:
         raise InputError(f"the run in {out} is at step {state.step}, past steps={config.steps}")
     data = _Data(config)
@@ -190,8 +202,15 @@ def _start(
     if saved is None or extended:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomically(out / SETTINGS, json.dumps(record, indent=2) + "\n")
+    tokenizer = config.tokenizer_path()
+    if tokenizer is not None and not (out / TOKENIZER_FILE).exists():
+        _write_atomically(out / TOKENIZER_FILE, pathlib.Path(tokenizer).read_bytes())
+    checkpoints = checkpoints or RunCheckpoints(
+        out, keep=config.keep_checkpoints, async_saves=config.async_checkpoints
+    )
     trackers = tuple(open_trackers(config.trackers, out, record))
-    return _Run(config, out, data, tx, record, trackers, tuple(callbacks)), state, sample_key
+    run = _Run(config, out, data, tx, record, checkpoints, trackers, tuple(callbacks))
+    return run, state, sample_key
 
 
 def _initial_model(config: TrainConfig, key: jax.Array) -> LanguageModel:
@@ -207,15 +226,16 @@ def _initial_model(config: TrainConfig, key: jax.Array) -> LanguageModel:
 
 
 def saved_config(out: str | pathlib.Path) -> TrainConfig:
-    """The config of the run in the folder `out`, to resume it: from its `run.json`, or
-    from its checkpoint for runs that predate it."""
+    """The config of the run in the folder `out` (its `run.json`), to resume it."""
     out = pathlib.Path(out)
-    recover(out / CHECKPOINT)  # one an interrupted save set aside
-    if (out / SETTINGS).is_file():
-        return make_config(_read_json(out / SETTINGS)["config"])
-    if (out / CHECKPOINT).exists():
-        return make_config(read_record(out / CHECKPOINT)["config"])
-    raise MissingPathError(f"no run to resume in {out} (no {SETTINGS} and no checkpoint)")
+    if (out / RUN_CHECKPOINT).is_dir() and not (out / STEPS_FOLDER).is_dir():
+        raise InputError(
+            f"the run in {out} was saved by an earlier hawkzoo, which --resume cannot "
+            f"continue; --initialize-from {out} starts a new run from its weights"
+        )
+    if not (out / SETTINGS).is_file():
+        raise MissingPathError(f"no run to resume in {out} (no {SETTINGS})")
+    return make_config(_read_json(out / SETTINGS)["config"])
 
 
 def _on_mesh(
@@ -261,7 +281,7 @@ def _loop(
                 run.tx, state.model, state.opt_state, batch, placement=run.placement
             )
             loss = metrics["loss"].item()
-            _stop_if_diverged(loss, state.step + 1, run.checkpoint)
+            run.stop_if_diverged(loss, state.step + 1)
             state = RunState(model, opt_state, state.step + 1, state.key)
             bar.update()
             if state.step % config.log_every == 0 or state.step == last:
@@ -360,15 +380,6 @@ class _Data:
         return {"accuracy": accuracy(model, self.task, key, rows, self.config.row_length)}
 
 
-def _stop_if_diverged(loss: float, step: int, checkpoint: pathlib.Path) -> None:
-    if not math.isfinite(loss):
-        kept = f"step {read_record(checkpoint)['step']}" if checkpoint.exists() else "none"
-        raise RunFailure(
-            f"the loss is {loss} at step {step}; stopped "
-            f"(the last good checkpoint, {checkpoint}: {kept})"
-        )
-
-
 def _check_corpus(record: dict[str, Any], corpus: Corpus | None) -> None:
     saved = record.get("corpus")
     if corpus is not None and saved is not None and saved["sha256"] != corpus.sha256:
@@ -415,9 +426,9 @@ def _read_json(path: pathlib.Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not valid JSON: {error}") from None
 
 
-def _write_atomically(path: pathlib.Path, text: str) -> None:
+def _write_atomically(path: pathlib.Path, content: str | bytes) -> None:
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
+    partial.write_bytes(content.encode() if isinstance(content, str) else content)
     partial.replace(path)
 
 
