@@ -73,14 +73,14 @@ class TrainConfig:
     data: str = "stdlib"
     tokenizer: str | None = None
     seq_len: int | None = None
-    steps: int = 1200
+    steps: int = 1100
     batch_size: int = 16
     accumulate: int = 1
     learning_rate: float = 6e-3
     warmup: int | float = 0.05
     final_learning_rate_fraction: float = 0.0
     b1: float = 0.9
-    b2: float = 0.98
+    b2: float = 0.95
     weight_decay: float = 0.1
     no_decay: Sequence[str] = NO_DECAY
     clip_norm: float = 1.0
