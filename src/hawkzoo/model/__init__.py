@@ -9,3 +9,9 @@ from ._model import (
     num_parameters as num_parameters,
 )
 from ._presets import build as build, preset as preset, presets as presets
+from ._states import (
+    batch_size as batch_size,
+    broadcast_state as broadcast_state,
+    concatenate_states as concatenate_states,
+    select_rows as select_rows,
+)

@@ -12,6 +12,7 @@ from ..nn import AttentionState, LocalAttention, RecurrentBlock, RecurrentState,
 from ..nn._init import scaled_normal
 from ..nn._norm import RMSNorm
 from ._config import ModelConfig
+from ._states import broadcast_state
 
 State = tuple[RecurrentState | AttentionState, ...]
 """A model's decoding state: one entry per residual block."""
@@ -71,7 +72,7 @@ class LanguageModel(eqx.Module):
             if not jnp.issubdtype(array.dtype, jnp.integer):
                 raise InputTypeError(f"{name} must be integers, got dtype {array.dtype}")
         if state is not None:
-            self._check_state(state)
+            self.check_state(state)
         tokens = tokens + eqx.error_if(  # on a scalar: a sharded `tokens` stays where it is
             jnp.zeros((), tokens.dtype),
             jnp.any((tokens < 0) | (tokens >= config.vocab_size)),
@@ -92,7 +93,7 @@ class LanguageModel(eqx.Module):
             logits = jnp.tanh(logits / config.logits_soft_cap) * config.logits_soft_cap
         return logits, tuple(new_state)
 
-    def _check_state(self, state: State) -> None:
+    def check_state(self, state: State) -> None:
         """Refuse a state of another model, or a batched one (it goes with `jax.vmap`)."""
         if not isinstance(state, tuple) or len(state) != len(self.blocks):
             raise InputError(
@@ -136,9 +137,7 @@ class LanguageModel(eqx.Module):
             self if self.config.compute_dtype is None else cast(self, self.config.dtype("compute"))
         )
         state = tuple(block.temporal.init_state(max_length) for block in model.blocks)
-        if batch_size is None:
-            return state
-        return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (batch_size, *leaf.shape)), state)
+        return state if batch_size is None else broadcast_state(state, batch_size)
 
 
 def embedding_multiplier(width: int, dtype) -> Array:

@@ -7,4 +7,5 @@ from ._generate import (
     decode as decode,
     generate as generate,
 )
+from ._prefill import Prefix as Prefix, prefill as prefill
 from ._text import Completion as Completion, complete as complete

@@ -9,18 +9,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray
 
-from .._checks import integer, is_integer, optional
+from .._checks import integer, optional
 from ..errors import InputError
 from ..model import LanguageModel, State
 from ..sharding import batch_axis, split_rows
 from ._choice import TokenChoice
+from ._prefill import Prefix, continue_prefix, left_padded, prefill_batch
 
 TokenCallback = Callable[[int, np.ndarray, np.ndarray], None]
 """Called as `on_token(step, tokens, active)` with each step's `tokens[batch]`, in order;
 `active[batch]` is False for rows that had stopped before this step (their token is the pad)."""
-
-PROMPT_BUCKET = 16
-"""Prompts are left-padded to a multiple of this, so that nearby lengths share a program."""
 
 
 class Generation(NamedTuple):
@@ -60,6 +58,7 @@ def generate(
     max_length: int | None = None,
     pad_id: int = 0,
     on_token: TokenCallback | None = None,
+    prefix: Prefix | None = None,
 ) -> Generation:
     """Continue each prompt by up to `max_new_tokens` tokens.
 
@@ -77,23 +76,30 @@ def generate(
     - `stop_tokens`: ids that end a row, one list for every row or a list per row.
     - `max_length`: the most tokens a row may hold, prompt and new tokens together.
     - `on_token`: streaming, called on the host with each step's tokens as they come.
+    - `prefix`: a [`Prefix`][hawkzoo.sampling.Prefix] every prompt continues (then a
+      prompt may be empty, and holds no BOS): the prefix is prefilled once, not per row.
     """
     integer(1).check("max_new_tokens", max_new_tokens)
     optional(integer(1)).check("max_length", max_length)
-    tokens, positions = _left_padded(prompts, model.config.vocab_size, pad_id)
-    longest = max(len(prompt) for prompt in prompts)
+    longest = max((len(prompt) for prompt in prompts), default=0)
+    longest += 0 if prefix is None else prefix.length
     if max_length is not None and longest + max_new_tokens > max_length:
         raise InputError(
             f"a prompt of {longest} tokens and max_new_tokens={max_new_tokens} exceed "
             f"max_length={max_length}"
         )
-    state = model.init_state(tokens.shape[1] + max_new_tokens, batch_size=tokens.shape[0])
-    logits, state = _prefill(model, jnp.asarray(tokens), jnp.asarray(positions), state)
+    if prefix is not None:
+        state, logits, last = continue_prefix(model, prefix, prompts, max_new_tokens)
+    else:
+        tokens, positions = left_padded(prompts, model.config.vocab_size, pad_id)
+        state = model.init_state(tokens.shape[1] + max_new_tokens, batch_size=tokens.shape[0])
+        logits, state = prefill_batch(model, jnp.asarray(tokens), jnp.asarray(positions), state)
+        last = jnp.asarray(positions[:, -1])
     return decode(
         model,
         state,
         logits,
-        jnp.asarray(positions[:, -1]),
+        last,
         max_new_tokens=max_new_tokens,
         key=key,
         temperature=temperature,
@@ -147,34 +153,6 @@ def decode(
     return Generation(*(np.asarray(array) for array in (out, lengths, stopped, log_probs)))
 
 
-def _left_padded(
-    prompts: Sequence[Sequence[int]], vocab_size: int, pad_id: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """`tokens[batch, length]` left-padded with `pad_id`, and positions: -1 on the padding,
-    0 at each prompt's first token."""
-    if isinstance(prompts, str | bytes) or not len(prompts):
-        raise InputError("prompts must be a non-empty list of token-id lists")
-    if not (is_integer(pad_id) and 0 <= pad_id < vocab_size):
-        raise InputError(f"pad_id={pad_id} lies outside the vocabulary of {vocab_size}")
-    rows = []
-    for i, prompt in enumerate(prompts):
-        row = np.asarray(prompt)
-        if row.ndim != 1 or (row.size and not np.issubdtype(row.dtype, np.integer)):
-            raise InputError(f"prompt {i} is not a list of token ids")
-        if not row.size:
-            raise InputError(f"prompt {i} is empty: a prompt needs at least one token (its BOS)")
-        if row.min() < 0 or row.max() >= vocab_size:
-            raise InputError(f"prompt {i} has token ids outside [0, vocab_size={vocab_size})")
-        rows.append(row)
-    length = -(-max(len(row) for row in rows) // PROMPT_BUCKET) * PROMPT_BUCKET
-    tokens = np.full((len(rows), length), pad_id, np.int32)
-    positions = np.full((len(rows), length), -1, np.int32)
-    for i, row in enumerate(rows):
-        tokens[i, length - len(row) :] = row
-        positions[i, length - len(row) :] = np.arange(len(row))
-    return tokens, positions
-
-
 def _row_keys(key: PRNGKeyArray | Key[Array, " keys"], batch: int) -> Key[Array, " batch"]:
     if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key) if key.shape[-1:] == (2,) else key
@@ -206,19 +184,6 @@ def _stop_table(
     for i, row in enumerate(per_row):
         table[i, : len(row)] = row
     return table
-
-
-@eqx.filter_jit
-def _prefill(
-    model: LanguageModel,
-    tokens: Int[Array, "batch prompt"],
-    positions: Int[Array, "batch prompt"],
-    state: State,
-) -> tuple[Float[Array, "batch vocab"], State]:
-    tokens, positions, state = split_rows((tokens, positions, state))
-    batched_model = jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
-    logits, state = batched_model(tokens, positions, state)
-    return logits[:, -1], state
 
 
 @eqx.filter_jit
