@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import platform
+import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -54,6 +55,21 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown CPU"
+
+
+def interleaved[T](
+    runs: dict[str, Callable[[], T]], repetitions: int
+) -> tuple[dict[str, T], dict[str, list[float]]]:
+    """Each run once (its compile; what it returns is kept), then `repetitions` rounds of
+    all of them in turn, timed: machine noise falls on every run alike."""
+    first = {name: run() for name, run in runs.items()}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repetitions):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return first, times
 
 
 def spread(seconds: list[float], per: float = 1.0) -> dict:

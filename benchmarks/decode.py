@@ -8,7 +8,11 @@ on the same weights, timed in interleaved repetitions after a warm-up. The MQA b
 cache (and the official model's window standing in for global attention) is sized to
 p + steps + 1, so its cost grows with p, as in the paper's Figure 4. Beside them, the
 weight-read floor: parameter bytes ÷ the in-place copy bandwidth measured in this process.
-Finally, greedy tokens of both samplers are compared on unpadded prompts.
+Prefix caching: requests sharing a long prefix (Griffin, `PREFIX` bytes of text, then a
+`QUESTION`-byte question each, `ANSWER` new tokens greedily), each whole prompt prefilled
+by the official sampler and by `generate`, against the prefix prefilled once by `prefill`
+(timed too) and each question continuing it. Finally, greedy tokens of both samplers are
+compared on unpadded prompts.
 
     uv run python benchmarks/decode.py                 # two positions, batch 1, a few minutes
     uv run python benchmarks/decode.py --size issue    # the issue's grid
@@ -25,14 +29,15 @@ import jax.numpy as jnp
 import numpy as np
 from recurrentgemma.jax import sampler as official_sampler
 
-from _common import BASE, FAMILIES, arguments, environment, spread, write_results
+from _common import BASE, FAMILIES, arguments, environment, interleaved, spread, write_results
 from hawkzoo import checkpoints
 from hawkzoo.model import LanguageModel, ModelConfig, State, num_parameters
 from hawkzoo.nn import AttentionState
-from hawkzoo.sampling import decode, generate
+from hawkzoo.sampling import decode, generate, prefill
 from hawkzoo.tokenizers import ByteTokenizer
 
 PROMPTS = ("The quick brown fox", "Once upon a time, there", "def main():", "1, 2, 3, 4, 5,")
+PREFIX, QUESTION, ANSWER = 1024, 16, 32
 
 
 @dataclass(frozen=True)
@@ -148,15 +153,7 @@ def measure(size: Size, families=tuple(FAMILIES)) -> list[dict]:
                     "hawkzoo": ours(model, batch, position, size.steps),
                     "official": official(model, batch, position, size.steps),
                 }
-                for run in runs.values():  # compile and warm up
-                    run()
-                times: dict[str, list[float]] = {name: [] for name in runs}
-                for _ in range(size.repetitions):
-                    for name, run in runs.items():
-                        start = time.perf_counter()
-                        run()
-                        times[name].append(time.perf_counter() - start)
-                for name, samples in times.items():
+                for name, samples in interleaved(runs, size.repetitions)[1].items():
                     per_token = spread(samples, per=size.steps)
                     results.append(
                         {
@@ -170,6 +167,41 @@ def measure(size: Size, families=tuple(FAMILIES)) -> list[dict]:
                     )
                 print(f"measured {family} batch {batch} position {position}", flush=True)
     return results
+
+
+def prefix_caching(size: Size) -> list[dict]:
+    """Milliseconds a batch of requests that share a prefix takes (see the module)."""
+    model = LanguageModel(FAMILIES["griffin"], key=jax.random.key(0))
+    results = []
+    for batch in size.batches:
+        _, times = interleaved(_prefix_runs(model, batch), size.repetitions)
+        results += [{"batch": batch, "run": name, **spread(t)} for name, t in times.items()]
+        print(f"measured prefix caching at batch {batch}", flush=True)
+    return results
+
+
+def _prefix_runs(model: LanguageModel, batch: int) -> dict[str, Callable[[], object]]:
+    tokenizer = ByteTokenizer()
+    shared = (" ".join(PROMPTS) * PREFIX)[: PREFIX - 1]  # after the BOS
+    questions = [f"Question {i:>6}:"[:QUESTION] for i in range(batch)]
+    sampler = official_sampler_for(model, model.config.attention_window)  # pyright: ignore[reportArgumentType]
+    cached = prefill(model, tokenizer.encode(shared))
+
+    def answer(prompts, **given) -> None:
+        generate(model, prompts, max_new_tokens=ANSWER, temperature=0.0, **given)
+
+    return {
+        "official, whole prompts": lambda: sampler(
+            [shared + q for q in questions], total_generation_steps=ANSWER
+        ),
+        "hawkzoo, whole prompts": lambda: answer([tokenizer.encode(shared + q) for q in questions]),
+        "hawkzoo, prefix prefilled once": lambda: jax.block_until_ready(
+            prefill(model, tokenizer.encode(shared))
+        ),
+        "hawkzoo, questions after the cached prefix": lambda: answer(
+            [tokenizer.encode(q, add_bos=False) for q in questions], prefix=cached
+        ),
+    }
 
 
 def greedy_agreement(
@@ -197,7 +229,9 @@ def greedy_agreement(
     return rows
 
 
-def markdown(env: dict, results: list[dict], floor_ms: float, parameters: int, greedy) -> str:
+def markdown(
+    env: dict, results: list[dict], floor_ms: float, parameters: int, prefixes, greedy
+) -> str:
     lines = [
         f"JAX {env['jax']} (jaxlib {env['jaxlib']}), {env['device_kind']} ({env['platform']}), "
         f"{env['cpu_count']} cores. {parameters / 1e6:.1f}M parameters in float32: "
@@ -224,6 +258,20 @@ def markdown(env: dict, results: list[dict], floor_ms: float, parameters: int, g
             f"| {mine['tokens_per_s'] / theirs['tokens_per_s']:.2f} "
             f"| {mine['median_ms'] / floor_ms:.2f} |"
         )
+    lines += [
+        "",
+        f"Prefix caching (griffin): requests sharing a {PREFIX}-byte prefix, a "
+        f"{QUESTION}-byte question each, {ANSWER} new tokens greedily; milliseconds a batch, "
+        "median [p10, p90].",
+        "",
+        "| batch | run | ms |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {row['batch']} | {row['run']} | {row['median_ms']:.0f} "
+        f"[{row['p10_ms']:.0f}, {row['p90_ms']:.0f}] |"
+        for row in prefixes
+    ]
     lines += ["", "Greedy tokens, each prompt alone (64 new tokens, float32):", ""]
     for row in greedy:
         verdict = (
@@ -283,8 +331,9 @@ def main(argv=None) -> None:
     parameters = num_parameters(LanguageModel(BASE, key=jax.random.key(0)))
     floor_ms = parameters * 4 / bandwidth * 1e3
     results = measure(SIZES[args.size])
+    prefixes = prefix_caching(SIZES[args.size])
     greedy = greedy_agreement()
-    table = markdown(env, results, floor_ms, parameters, greedy)
+    table = markdown(env, results, floor_ms, parameters, prefixes, greedy)
     print(table)
     record = {
         "environment": env,
@@ -292,6 +341,7 @@ def main(argv=None) -> None:
         "floor_ms": floor_ms,
         "parameters": parameters,
         "results": results,
+        "prefix_caching": prefixes,
         "greedy": greedy,
     }
     stem = f"decode-{args.size}-{env['platform']}"

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from _common import BASE, FAMILIES, arguments, environment, spread, write_results
+from _common import BASE, FAMILIES, arguments, environment, interleaved, spread, write_results
 from hawkzoo import checkpoints
 from hawkzoo.data import Batch
 from hawkzoo.model import LanguageModel, ModelConfig, num_parameters
@@ -129,13 +129,7 @@ def step_flops(config: ModelConfig, parameters: int, rows: int, length: int) -> 
 
 def timed(steps: dict[str, Callable[[], float]], repetitions: int) -> dict[str, dict]:
     """Each step's first loss (compile included), then interleaved timed repetitions."""
-    first = {name: step() for name, step in steps.items()}
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repetitions):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
+    first, times = interleaved(steps, repetitions)
     return {name: {"first_loss": first[name], **spread(times[name])} for name in steps}
 
 

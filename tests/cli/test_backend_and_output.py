@@ -56,7 +56,7 @@ def run(tmp_path_factory):
 
 def test_train_runs_its_steps_evaluations_and_final_sample_under_the_backend(run):
     _, scopes, _ = run
-    assert {"train_step", "evaluate", "_prefill"} <= set(scopes)
+    assert {"train_step", "evaluate", "prefill_batch"} <= set(scopes)
     assert all(found == {"chunked"} for found in scopes.values()), scopes
 
 
@@ -76,7 +76,7 @@ def test_sample_runs_the_backend_it_is_given(run, tmp_path, capsys):
     flags = ["--prompt", "the quick", "--max-new-tokens", "2", "--backend", "chunked"]
     with lowered(tmp_path) as scopes:
         assert main(["sample", str(folder), *flags]) == 0
-    assert scopes == {"_prefill": {"chunked"}}  # not auto's choice here, sequential
+    assert scopes == {"prefill_batch": {"chunked"}}  # not auto's choice here, sequential
     assert capsys.readouterr().out.startswith("the quick")
 
 
