@@ -8,16 +8,19 @@ on the same weights, timed in interleaved repetitions after a warm-up. The MQA b
 cache (and the official model's window standing in for global attention) is sized to
 p + steps + 1, so its cost grows with p, as in the paper's Figure 4. Beside them, the
 weight-read floor: parameter bytes ÷ the in-place copy bandwidth measured in this process.
-Prefix caching: requests sharing a long prefix (Griffin, `PREFIX` bytes of text, then a
-`QUESTION`-byte question each, `ANSWER` new tokens greedily), each whole prompt prefilled
-by the official sampler and by `generate`, against the prefix prefilled once by `prefill`
-(timed too) and each question continuing it. Finally, greedy tokens of both samplers are
-compared on unpadded prompts.
+Weights: hawkzoo's decoding with the weights in float32, bfloat16 (built so, the compute
+in bfloat16 too) and int8 (`quantize`, the compute in float32), beside the official
+sampler in float32, at position 128. Prefix caching: requests sharing a long prefix
+(Griffin, `PREFIX` bytes of text, then a `QUESTION`-byte question each, `ANSWER` new
+tokens greedily), each whole prompt prefilled by the official sampler and by `generate`,
+against the prefix prefilled once by `prefill` (timed too) and each question continuing
+it. Finally, greedy tokens of both samplers are compared on unpadded prompts.
 
     uv run python benchmarks/decode.py                 # two positions, batch 1, a few minutes
     uv run python benchmarks/decode.py --size issue    # the issue's grid
 """
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +33,7 @@ import numpy as np
 from recurrentgemma.jax import sampler as official_sampler
 
 from _common import BASE, FAMILIES, arguments, environment, interleaved, spread, write_results
-from hawkzoo import checkpoints
+from hawkzoo import checkpoints, quantize
 from hawkzoo.model import LanguageModel, ModelConfig, State, num_parameters
 from hawkzoo.nn import AttentionState
 from hawkzoo.sampling import decode, generate, prefill
@@ -68,7 +71,7 @@ def ours(model: LanguageModel, batch: int, position: int, steps: int) -> Callabl
         else block
         for block in model.init_state(length, batch_size=batch)
     )
-    logits = jnp.zeros((batch, model.config.vocab_size))
+    logits = jnp.zeros((batch, model.config.vocab_size), model.config.dtype("compute"))
     positions = jnp.full((batch,), position - 1, jnp.int32)
 
     def run() -> None:
@@ -169,20 +172,42 @@ def measure(size: Size, families=tuple(FAMILIES)) -> list[dict]:
     return results
 
 
-def prefix_caching(size: Size) -> list[dict]:
-    """Milliseconds a batch of requests that share a prefix takes (see the module)."""
+def weights(size: Size) -> list[dict]:
+    """Milliseconds a token with the weights in float32, bfloat16 and int8 (Griffin)."""
+    config = FAMILIES["griffin"]
+    model = LanguageModel(config, key=jax.random.key(0))
+    bf16 = LanguageModel(dataclasses.replace(config, param_dtype="bfloat16"), key=jax.random.key(0))
+    models = {"float32": model, "bfloat16": bf16, "int8": quantize(model)}
+    results = []
+    for batch in size.batches:
+        runs = {name: ours(m, batch, 128, size.steps) for name, m in models.items()}
+        runs["official float32"] = official(model, batch, 128, size.steps)
+        _, times = interleaved(runs, size.repetitions)
+        for name, samples in times.items():
+            per_token = spread(samples, per=size.steps)
+            tokens_per_s = batch * 1e3 / per_token["median_ms"]
+            results.append(
+                {"batch": batch, "weights": name, **per_token, "tokens_per_s": tokens_per_s}
+            )
+        print(f"measured weights at batch {batch}", flush=True)
+    return results
+
+
+def prefix_caching(size: Size, prefix: int = PREFIX) -> list[dict]:
+    """Milliseconds a batch of requests that share a `prefix`-byte prefix takes (see the
+    module)."""
     model = LanguageModel(FAMILIES["griffin"], key=jax.random.key(0))
     results = []
     for batch in size.batches:
-        _, times = interleaved(_prefix_runs(model, batch), size.repetitions)
+        _, times = interleaved(_prefix_runs(model, batch, prefix), size.repetitions)
         results += [{"batch": batch, "run": name, **spread(t)} for name, t in times.items()]
         print(f"measured prefix caching at batch {batch}", flush=True)
     return results
 
 
-def _prefix_runs(model: LanguageModel, batch: int) -> dict[str, Callable[[], object]]:
+def _prefix_runs(model: LanguageModel, batch: int, prefix: int) -> dict[str, Callable[[], object]]:
     tokenizer = ByteTokenizer()
-    shared = (" ".join(PROMPTS) * PREFIX)[: PREFIX - 1]  # after the BOS
+    shared = (" ".join(PROMPTS) * prefix)[: prefix - 1]  # after the BOS
     questions = [f"Question {i:>6}:"[:QUESTION] for i in range(batch)]
     sampler = official_sampler_for(model, model.config.attention_window)  # pyright: ignore[reportArgumentType]
     cached = prefill(model, tokenizer.encode(shared))
@@ -230,7 +255,7 @@ def greedy_agreement(
 
 
 def markdown(
-    env: dict, results: list[dict], floor_ms: float, parameters: int, prefixes, greedy
+    env: dict, results: list[dict], floor_ms: float, parameters: int, weighed, prefixes, greedy
 ) -> str:
     lines = [
         f"JAX {env['jax']} (jaxlib {env['jaxlib']}), {env['device_kind']} ({env['platform']}), "
@@ -258,6 +283,21 @@ def markdown(
             f"| {mine['tokens_per_s'] / theirs['tokens_per_s']:.2f} "
             f"| {mine['median_ms'] / floor_ms:.2f} |"
         )
+    lines += [
+        "",
+        "Weights (griffin, position 128): milliseconds per token, median [p10, p90]; "
+        "×float32 = tokens/s over hawkzoo's in float32.",
+        "",
+        "| batch | weights | ms/token | tokens/s | ×float32 |",
+        "|---|---|---|---|---|",
+    ]
+    base = {row["batch"]: row for row in weighed if row["weights"] == "float32"}
+    lines += [
+        f"| {row['batch']} | {row['weights']} | {row['median_ms']:.2f} "
+        f"[{row['p10_ms']:.2f}, {row['p90_ms']:.2f}] | {row['tokens_per_s']:.0f} "
+        f"| {row['tokens_per_s'] / base[row['batch']]['tokens_per_s']:.2f} |"
+        for row in weighed
+    ]
     lines += [
         "",
         f"Prefix caching (griffin): requests sharing a {PREFIX}-byte prefix, a "
@@ -331,9 +371,10 @@ def main(argv=None) -> None:
     parameters = num_parameters(LanguageModel(BASE, key=jax.random.key(0)))
     floor_ms = parameters * 4 / bandwidth * 1e3
     results = measure(SIZES[args.size])
+    weighed = weights(SIZES[args.size])
     prefixes = prefix_caching(SIZES[args.size])
     greedy = greedy_agreement()
-    table = markdown(env, results, floor_ms, parameters, prefixes, greedy)
+    table = markdown(env, results, floor_ms, parameters, weighed, prefixes, greedy)
     print(table)
     record = {
         "environment": env,
@@ -341,6 +382,7 @@ def main(argv=None) -> None:
         "floor_ms": floor_ms,
         "parameters": parameters,
         "results": results,
+        "weights": weighed,
         "prefix_caching": prefixes,
         "greedy": greedy,
     }

@@ -141,14 +141,19 @@ def test_the_decode_benchmark_times_both_samplers_and_compares_their_tokens(tmp_
     with jax.numpy_rank_promotion("allow"):  # the official code broadcasts by rank
         results = decode.measure(size, families=("griffin",))
         greedy = decode.greedy_agreement(new_tokens=4, prompts=["Hello"])
+        weighed = decode.weights(size)
+        prefixes = decode.prefix_caching(size, prefix=40)
     assert {(r["sampler"], r["batch"], r["position"]) for r in results} == {
         ("hawkzoo", 2, 20),
         ("official", 2, 20),
     }
     assert all(r["median_ms"] > 0 and r["tokens_per_s"] > 0 for r in results)
     assert greedy[0]["prompt_tokens"] == 6 and "agree" in greedy[0]
-    table = decode.markdown(decode.environment(), results, 1.0, 10**6, greedy)
+    assert [r["weights"] for r in weighed] == ["float32", "bfloat16", "int8", "official float32"]
+    assert len(prefixes) == 4 and all(r["median_ms"] > 0 for r in prefixes)
+    table = decode.markdown(decode.environment(), results, 1.0, 10**6, weighed, prefixes, greedy)
     assert "| griffin | 2 | 20 |" in table and "'Hello' (6 tokens)" in table
+    assert "| 2 | int8 |" in table and "| 2 | hawkzoo, questions after the cached prefix |" in table
     decode.plot(results, 1.0, tmp_path / "decode.png")
     assert (tmp_path / "decode.png").stat().st_size > 0
     json.dumps(results)

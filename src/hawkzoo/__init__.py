@@ -15,6 +15,6 @@ from . import (
     training as training,
 )
 from .backends import linear_scan as linear_scan
-from .model import LanguageModel as LanguageModel, ModelConfig as ModelConfig
+from .model import LanguageModel as LanguageModel, ModelConfig as ModelConfig, quantize as quantize
 
 __version__ = importlib.metadata.version("hawkzoo")

@@ -133,6 +133,7 @@ def test_a_run_on_text_saves_a_checkpoint_that_samples_and_reports_its_corpus(tm
     assert "the corpus differs from the one the model trained on" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # four runs and a sample: 45 s
 def test_fine_tuning_starts_from_a_run_folders_weights_extends_and_samples_from_its_folder(
     tmp_path, capsys
 ):
@@ -269,6 +270,7 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoin
     assert read_record(_latest(tmp_path / "run"))["step"] == 1
 
 
+@pytest.mark.slow  # a failed run and its resumption: 20 s
 def test_a_full_disk_while_saving_keeps_the_last_checkpoint_whole(tmp_path, capsys, monkeypatch):
     import orbax.checkpoint as ocp
 

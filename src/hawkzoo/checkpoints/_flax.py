@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
-from ..model import LanguageModel, ModelConfig, build, preset, presets
+from ..model import LanguageModel, ModelConfig, build, is_quantized, preset, presets
 from ..nn import RecurrentBlock
 
 Path = tuple[str, ...]
@@ -133,6 +133,11 @@ def nest(flat: Mapping[Path, Any]) -> dict[str, Any]:
 
 def to_flax(model: LanguageModel) -> dict[str, Any]:
     """The model's parameters as the official `Griffin`'s `params` tree."""
+    if is_quantized(model):
+        raise InputError(
+            "an int8 model (hawkzoo.quantize) has no float weights to write in the official "
+            "layout: export the float model, or save it as a hawkzoo checkpoint"
+        )
     return nest({path: _to_flax_layout(path, _leaf(model, ours)) for ours, path in _pairs(model)})
 
 

@@ -13,10 +13,11 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import equinox as eqx
 import jax
 
-from ..errors import CheckpointError, ExistingPathError
-from ..model import LanguageModel, ModelConfig
+from ..errors import CheckpointError, ExistingPathError, InputError
+from ..model import LanguageModel, ModelConfig, is_quantized, quantize
 from ._flax import from_flax, to_flax
 from ._integrity import CHECKSUMS_FILE, verify, write_checksums
 
@@ -56,8 +57,12 @@ def save(
     staging = path.parent / f".{path.name}.saving-{uuid.uuid4().hex[:8]}"
     try:
         staging.mkdir()
-        write_tree(staging / PARAMS_FOLDER, {"params": to_flax(model)})
         config = {"format": FORMAT, "config": dataclasses.asdict(model.config)}
+        if is_quantized(model):
+            write_tree(staging / PARAMS_FOLDER, {QUANTIZED: _by_path(model)})
+            config["quantization"] = "int8"
+        else:
+            write_tree(staging / PARAMS_FOLDER, {"params": to_flax(model)})
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         if write_more is not None:
             write_more(staging)
@@ -120,6 +125,15 @@ def load_orbax(path: pathlib.Path, config: ModelConfig | None = None, **fields) 
     """A model from a hawkzoo checkpoint folder or an official Flax (Orbax) folder."""
     if is_checkpoint(path):
         verify_checkpoint(path)
+        if _quantization(path / CONFIG_FILE) is not None:
+            if config is not None or fields:
+                raise InputError(
+                    f"{path} holds an int8 model (hawkzoo.quantize): it loads as saved, "
+                    "without a config or fields to change"
+                )
+            return _quantized(
+                read_tree(path / PARAMS_FOLDER)[QUANTIZED], read_config(path / CONFIG_FILE)
+            )
         if config is None:
             config = read_config(path / CONFIG_FILE)
         return from_flax(read_tree(path / PARAMS_FOLDER), config, **fields)
@@ -143,6 +157,37 @@ def recover(path: pathlib.Path) -> None:
     set_aside = sorted(path.parent.glob(f".{path.name}.replaced-*"))
     if set_aside:  # one at most: every save clears what earlier ones left
         set_aside[0].rename(path)
+
+
+QUANTIZED = "int8"
+"""The params tree of an int8 model: its arrays by their path in the model."""
+
+
+def _by_path(model: LanguageModel) -> dict[str, Any]:
+    arrays = jax.tree_util.tree_leaves_with_path(eqx.filter(model, _is_array))
+    return {jax.tree_util.keystr(path): leaf for path, leaf in arrays}
+
+
+def _is_array(leaf: Any) -> bool:
+    return isinstance(leaf, jax.Array | jax.ShapeDtypeStruct)
+
+
+def _quantized(saved: Mapping[str, Any], config: ModelConfig) -> LanguageModel:
+    """The int8 model of `config` with the arrays saved by path."""
+    like = eqx.filter_eval_shape(lambda: quantize(LanguageModel(config, key=jax.random.key(0))))
+    arrays, rest = eqx.partition(like, _is_array)
+    expected = _by_path(like)
+    if set(saved) != set(expected):
+        raise CheckpointError(f"the int8 arrays saved do not fit their config ({config})")
+    leaves = [jax.numpy.asarray(saved[name], dtype=expected[name].dtype) for name in expected]
+    return eqx.combine(jax.tree.unflatten(jax.tree.structure(arrays), leaves), rest)
+
+
+def _quantization(path: pathlib.Path) -> object:
+    try:
+        return json.loads(path.read_text()).get("quantization")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _format(path: pathlib.Path) -> object:

@@ -9,6 +9,12 @@ from ._model import (
     num_parameters as num_parameters,
 )
 from ._presets import build as build, preset as preset, presets as presets
+from ._quantize import (
+    Int8Embedding as Int8Embedding,
+    Int8Linear as Int8Linear,
+    is_quantized as is_quantized,
+    quantize as quantize,
+)
 from ._states import (
     batch_size as batch_size,
     broadcast_state as broadcast_state,

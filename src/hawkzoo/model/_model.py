@@ -12,6 +12,7 @@ from ..nn import AttentionState, LocalAttention, RecurrentBlock, RecurrentState,
 from ..nn._init import scaled_normal
 from ..nn._norm import RMSNorm
 from ._config import ModelConfig
+from ._quantize import Embedding, embed, unembed
 from ._states import broadcast_state
 
 State = tuple[RecurrentState | AttentionState, ...]
@@ -29,7 +30,7 @@ class LanguageModel(eqx.Module):
     times its fan-in's inverse.
     """
 
-    embedding: Float[Array, "vocab width"]
+    embedding: Embedding
     blocks: tuple[ResidualBlock, ...]
     final_norm: RMSNorm
     config: ModelConfig = eqx.field(static=True)
@@ -80,7 +81,7 @@ class LanguageModel(eqx.Module):
             "this comes inside JAX's runtime error; eqx.filter_jit raises it alone)",
         )
         model = self if config.compute_dtype is None else cast(self, config.dtype("compute"))
-        x = model.embedding[tokens]
+        x = embed(model.embedding, tokens)
         if config.embedding_scale:
             x = x * embedding_multiplier(config.width, x.dtype)
         new_state = []
@@ -88,7 +89,7 @@ class LanguageModel(eqx.Module):
             call = eqx.filter_checkpoint(block) if config.remat else block
             x, block_state = call(x, segment_pos, None if state is None else state[i])
             new_state.append(block_state)
-        logits = model.final_norm(x) @ model.embedding.T
+        logits = unembed(model.final_norm(x), model.embedding)
         if config.logits_soft_cap is not None:
             logits = jnp.tanh(logits / config.logits_soft_cap) * config.logits_soft_cap
         return logits, tuple(new_state)

@@ -215,7 +215,7 @@ class LocalAttention(eqx.Module):
             raise InputError(
                 f"global attention needs a positive max_length for its state, got {max_length}"
             )
-        empty = jnp.zeros((size, self.k_proj.weight.shape[1]), self.k_proj.weight.dtype)
+        empty = jnp.zeros((size, self.k_proj.weight.shape[1]), self.k_proj.dtype)
         return AttentionState(empty, empty, jnp.int32(0))
 
 

@@ -34,6 +34,11 @@ class Linear(eqx.Module):
         )
         self.bias = jnp.zeros((out_features,), dtype) if use_bias else None
 
+    @property
+    def dtype(self) -> jnp.dtype:
+        """The floating-point dtype of the weights."""
+        return self.weight.dtype
+
     def __call__(self, x: Float[Array, "*batch in"]) -> Float[Array, "*batch out"]:
         y = x @ self.weight
         if self.bias is not None:
