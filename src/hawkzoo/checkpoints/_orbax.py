@@ -125,7 +125,7 @@ def load_orbax(path: pathlib.Path, config: ModelConfig | None = None, **fields) 
     """A model from a hawkzoo checkpoint folder or an official Flax (Orbax) folder."""
     if is_checkpoint(path):
         verify_checkpoint(path)
-        if _quantization(path / CONFIG_FILE) is not None:
+        if _saved_field(path, "quantization") is not None:
             if config is not None or fields:
                 raise InputError(
                     f"{path} holds an int8 model (hawkzoo.quantize): it loads as saved, "
@@ -143,7 +143,7 @@ def load_orbax(path: pathlib.Path, config: ModelConfig | None = None, **fields) 
 def verify_checkpoint(path: pathlib.Path, only: list[str] | None = None) -> None:
     """Check the files of the hawkzoo checkpoint at `path` (or those in `only`) against
     their saved checksums; a `CheckpointError` names the first that differs."""
-    if not (path / CHECKSUMS_FILE).exists() and _format(path) == UNCHECKED_FORMAT:
+    if not (path / CHECKSUMS_FILE).exists() and _saved_field(path, "format") == UNCHECKED_FORMAT:
         warnings.warn(f"{path} predates checksums: loading it unverified", stacklevel=3)
         return
     verify(path, only)
@@ -183,16 +183,10 @@ def _quantized(saved: Mapping[str, Any], config: ModelConfig) -> LanguageModel:
     return eqx.combine(jax.tree.unflatten(jax.tree.structure(arrays), leaves), rest)
 
 
-def _quantization(path: pathlib.Path) -> object:
+def _saved_field(path: pathlib.Path, name: str) -> object:
+    """A top-level field of the checkpoint's `config.json`; None if it cannot say."""
     try:
-        return json.loads(path.read_text()).get("quantization")
-    except (ValueError, AttributeError):
-        return None
-
-
-def _format(path: pathlib.Path) -> object:
-    try:
-        return json.loads((path / CONFIG_FILE).read_text()).get("format")
+        return json.loads((path / CONFIG_FILE).read_text()).get(name)
     except (ValueError, AttributeError):
         return None
 

@@ -12,9 +12,9 @@ from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray
 from .._checks import integer, optional
 from ..errors import InputError
 from ..model import LanguageModel, State
-from ..sharding import batch_axis, split_rows
+from ..sharding import split_rows
 from ._choice import TokenChoice
-from ._prefill import Prefix, continue_prefix, left_padded, prefill_batch
+from ._prefill import Prefix, batched, continue_prefix, left_padded, prefill_batch
 
 TokenCallback = Callable[[int, np.ndarray, np.ndarray], None]
 """Called as `on_token(step, tokens, active)` with each step's `tokens[batch]`, in order;
@@ -202,7 +202,7 @@ def _decode(
     Int[Array, "batch new"], Int[Array, " batch"], Bool[Array, " batch"], Float[Array, "batch new"]
 ]:
     batch = logits.shape[0]
-    batched_model = jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
+    batched_model = batched(model)
 
     def not_done(carry) -> Array:
         step, *_, active = carry

@@ -1,7 +1,7 @@
 """Prompts into states: a batch prefilled in one call, and a prefix prefilled once and
 continued by many prompts."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import equinox as eqx
@@ -123,6 +123,12 @@ def _check_room(model: LanguageModel, prefix: Prefix, more: int) -> None:
             )
 
 
+def batched(model: LanguageModel) -> Callable[[Array, Array, State], tuple[Array, State]]:
+    """The model over a batch of rows (tokens, positions, state), rows split over the mesh's
+    batch axis when one is set."""
+    return jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
+
+
 @eqx.filter_jit
 def prefill_batch(
     model: LanguageModel,
@@ -132,8 +138,7 @@ def prefill_batch(
 ) -> tuple[Float[Array, "batch vocab"], State]:
     """Every row through the model in one call: the last token's logits and the state."""
     tokens, positions, state = split_rows((tokens, positions, state))
-    batched_model = jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
-    logits, state = batched_model(tokens, positions, state)
+    logits, state = batched(model)(tokens, positions, state)
     return logits[:, -1], state
 
 
@@ -147,7 +152,7 @@ def _extend(
     active: Bool[Array, "batch rest"],
 ) -> tuple[Float[Array, "batch vocab"], State]:
     """Each row's tokens one at a time, a row's state and logits kept where it has none."""
-    batched_model = jax.vmap(lambda t, p, s: model(t, p, s), spmd_axis_name=batch_axis())
+    batched_model = batched(model)
 
     def step(carry, inputs):
         logits, state = carry

@@ -1,5 +1,6 @@
 """SentencePiece models, the format of the released RecurrentGemma tokenizer."""
 
+import functools
 import os
 
 import numpy as np
@@ -70,6 +71,10 @@ class SentencePieceTokenizer:
     def token_bytes(self) -> np.ndarray:
         """Control and unknown ids 0, byte-fallback ids 1, other pieces their UTF-8 length
         with SentencePiece's `▁` as a space."""
+        return self._token_bytes
+
+    @functools.cached_property
+    def _token_bytes(self) -> np.ndarray:  # a pass over the vocabulary, once
         processor = self._processor
         return np.array(
             [

@@ -87,8 +87,7 @@ class RunCheckpoints:
         }
         try:
             with quiet():
-                self._manager.wait_until_finished()
-                self._seal()
+                self.wait()  # and seal the step saved before, in the background
                 self._manager.save(state.step, args=ocp.args.Composite(**items), force=True)
                 if not self._async:
                     self.wait()

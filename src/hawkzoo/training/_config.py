@@ -44,13 +44,13 @@ class TrainConfig:
       `{"num_layers": 5, "remat": True, "compute_dtype": "bfloat16"}`).
     - `initialize_from`: start from these weights instead of random ones (fine-tuning):
       any checkpoint [`load`][hawkzoo.checkpoints.load] reads, or a run folder (its
-      checkpoint). They must fit the model `preset` and `model` describe, and are cast to
+      latest step). They must fit the model `preset` and `model` describe, and are cast to
       its `param_dtype`.
     - `task`: a synthetic task by name (`hawkzoo.data.TASKS`) with `task_options` as its
       fields; None trains on `data`, `"stdlib"` (the built-in corpus) or a text path.
     - `tokenizer`: a SentencePiece model file for text; None for the one kept with
       `initialize_from` (`tokenizer.model`), or else bytes. The run keeps it in its
-      checkpoint, and reports bits per byte of the text its tokens stand for.
+      folder, and reports bits per byte of the text its tokens stand for.
     - `seq_len`: tokens per row; None for 256 on text, a task's `train_length`.
     - `batch_size` rows per step, as `accumulate` micro-batches of `batch_size /
       accumulate` rows whose gradients are summed.

@@ -27,6 +27,7 @@ from ..errors import CheckpointError, ExistingPathError, InputError, MissingPath
 from ..model import LanguageModel, cast
 from ..sampling import generate
 from ..sharding import batch_sharding, model_shardings, optimizer_shardings
+from ..tokenizers import Tokenizer
 from ._checkpoint import RunCheckpoints, RunState
 from ._config import TrainConfig, make_config
 from ._evaluation import accuracy, bits_per_byte, held_out_rows
@@ -98,7 +99,7 @@ def train(
         log(f"step {state.step}: {_describe(evaluation)}")
         sample = None  # outside the mesh: a prompt need not split over its sequence axis
         if run.data.task is None and state.step == config.steps and config.sample_tokens:
-            sample = _sample(state.model, config, sample_key)
+            sample = _sample(state.model, run.data.tokenizer, config, sample_key)
             (run.out / "sample.txt").write_text(sample)
     _plot(run.out)
     return RunResult(state.step, loss, evaluation, sample, run.out)
@@ -444,8 +445,7 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _sample(model: LanguageModel, config: TrainConfig, key: jax.Array) -> str:
-    tokenizer = config.make_tokenizer()
+def _sample(model: LanguageModel, tokenizer: Tokenizer, config: TrainConfig, key: jax.Array) -> str:
     generation = generate(
         model,
         [tokenizer.encode(config.sample_prompt)],
