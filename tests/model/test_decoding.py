@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from hawkzoo.model import LanguageModel
+from hawkzoo.model import LanguageModel, state_after
 from hawkzoo.nn import AttentionState, RecurrentState
 
 from ..official import small_config
@@ -92,6 +92,43 @@ def test_decoding_far_past_the_window_equals_recomputation():
     decoded, _ = decode(model, state, tokens[3:], positions[3:])
     whole, _ = one_call(model, tokens, positions)
     np.testing.assert_allclose(jnp.concatenate([logits, decoded]), whole, atol=1e-5)
+
+
+@eqx.filter_jit
+def rolled_back(model, tokens, positions, state):
+    """The chunk in one call with its history, and the state after each of its first `n`
+    tokens for every `n`, stacked, without another call."""
+    logits, history = model(tokens, positions, state, history=True)
+    return logits, jax.vmap(state_after, (None, 0))(history, jnp.arange(len(tokens) + 1))
+
+
+@eqx.filter_jit
+def states_token_by_token(model, state, tokens, positions):
+    def step(state, token_and_position):
+        token, position = token_and_position
+        _, state = model(token[None], position[None], state)
+        return state, state
+
+    return jax.lax.scan(step, state, (tokens, positions))[1]
+
+
+@given(tokens=st.lists(st.integers(0, 63), min_size=LENGTH, max_size=LENGTH))
+def test_a_history_rolls_back_to_the_state_after_any_token_of_its_chunk(model, tokens):
+    """A chunk longer than the window, after a prompt that filled it: its history gives
+    the state after each of its tokens as decoding them one by one does."""
+    tokens, prompt = jnp.asarray(tokens), 2 * WINDOW + 1
+    chunk = slice(prompt, prompt + WINDOW + 3)
+    _, state = prefill(model, tokens[:prompt], POSITIONS[:prompt], LENGTH)
+    logits, states = rolled_back(model, tokens[chunk], POSITIONS[chunk], state)
+    plain_logits, _ = one_call_with(model, tokens[chunk], POSITIONS[chunk], state)
+    np.testing.assert_array_equal(logits, plain_logits)
+    decoded = states_token_by_token(model, state, tokens[chunk], POSITIONS[chunk])
+    before = jax.tree.map(lambda leaf: leaf[None], state)
+    want = jax.tree.map(lambda *leaves: jnp.concatenate(leaves), before, decoded)
+    assert jax.tree.structure(states) == jax.tree.structure(want)
+    for got, expected in zip(jax.tree.leaves(states), jax.tree.leaves(want), strict=True):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert_trees_close(states, want)
 
 
 @given(prompt=st.integers(1, 2 * WINDOW), padding=st.integers(1, 2 * WINDOW))

@@ -2,6 +2,7 @@
 
 from ._config import ModelConfig as ModelConfig
 from ._model import (
+    History as History,
     LanguageModel as LanguageModel,
     State as State,
     cast as cast,
@@ -20,4 +21,5 @@ from ._states import (
     broadcast_state as broadcast_state,
     concatenate_states as concatenate_states,
     select_rows as select_rows,
+    state_after as state_after,
 )

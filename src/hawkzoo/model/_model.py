@@ -8,7 +8,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..errors import InputError, InputTypeError
-from ..nn import AttentionState, LocalAttention, RecurrentBlock, RecurrentState, ResidualBlock
+from ..nn import (
+    AttentionState,
+    BlockHistory,
+    LocalAttention,
+    RecurrentBlock,
+    RecurrentState,
+    ResidualBlock,
+)
 from ..nn._init import scaled_normal
 from ..nn._norm import RMSNorm
 from ._config import ModelConfig
@@ -17,6 +24,10 @@ from ._states import broadcast_state
 
 State = tuple[RecurrentState | AttentionState, ...]
 """A model's decoding state: one entry per residual block."""
+
+History = tuple[BlockHistory, ...]
+"""A model's states after every token of a chunk, one entry per residual block, from
+`model(..., history=True)`; [`state_after`][hawkzoo.model.state_after] picks one."""
 
 
 class LanguageModel(eqx.Module):
@@ -54,13 +65,18 @@ class LanguageModel(eqx.Module):
         tokens: ArrayLike,
         segment_pos: ArrayLike,
         state: State | None = None,
-    ) -> tuple[Float[Array, "seq vocab"], State]:
+        *,
+        history: bool = False,
+    ) -> tuple[Float[Array, "seq vocab"], State | History]:
         """Logits for every position, and the state after the last token.
 
         - `tokens`: integer ids, shape `(seq,)`.
         - `segment_pos`: each token's position in its document, shape `(seq,)`.
         - `state`: None to start afresh, or the state a previous call returned, to
           continue from it.
+        - `history`: return, instead of the last state, a `History` of the states after
+          every token (a `state` is needed), to roll back to any of them with
+          [`state_after`][hawkzoo.model.state_after] and no further model call.
         """
         config = self.config
         tokens, segment_pos = jnp.asarray(tokens), jnp.asarray(segment_pos)
@@ -74,6 +90,8 @@ class LanguageModel(eqx.Module):
                 raise InputTypeError(f"{name} must be integers, got dtype {array.dtype}")
         if state is not None:
             self.check_state(state)
+        elif history:
+            raise InputError("history=True needs a state to continue from (model.init_state())")
         tokens = tokens + eqx.error_if(  # on a scalar: a sharded `tokens` stays where it is
             jnp.zeros((), tokens.dtype),
             jnp.any((tokens < 0) | (tokens >= config.vocab_size)),
@@ -87,7 +105,9 @@ class LanguageModel(eqx.Module):
         new_state = []
         for i, block in enumerate(model.blocks):
             call = eqx.filter_checkpoint(block) if config.remat else block
-            x, block_state = call(x, segment_pos, None if state is None else state[i])
+            x, block_state = call(
+                x, segment_pos, None if state is None else state[i], history=history
+            )
             new_state.append(block_state)
         logits = unembed(model.final_norm(x), model.embedding)
         if config.logits_soft_cap is not None:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import ArrayLike
+from jaxtyping import Array, ArrayLike, Int
 
 from ..errors import InputError
 
 if TYPE_CHECKING:
-    from ._model import State
+    from ._model import History, State
 
 
 def batch_size(state: "State") -> int:
@@ -51,3 +51,10 @@ def broadcast_state(state: "State", size: int) -> "State":
     if not (isinstance(size, int) and size >= 1):
         raise InputError(f"size must be an integer ≥ 1, got {size!r}")
     return jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (size, *jnp.shape(leaf))), state)
+
+
+def state_after(history: "History", n: Int[Array, ""] | int) -> "State":
+    """The state after the first `n` tokens of the chunk that `model(tokens, segment_pos,
+    state, history=True)` ran (0: `state` itself): a rollback, with no model call. For a
+    batch, `jax.vmap` it with one `n` per row."""
+    return tuple(block.state_after(n) for block in history)

@@ -1,6 +1,7 @@
 """Layers: unbatched Equinox modules (add a batch with `jax.vmap`)."""
 
 from ._attention import (
+    AttentionHistory as AttentionHistory,
     AttentionState as AttentionState,
     LocalAttention as LocalAttention,
     apply_rope as apply_rope,
@@ -9,7 +10,10 @@ from ._attention import (
     local_attention as local_attention,
 )
 from ._blocks import (
+    BlockHistory as BlockHistory,
+    BlockState as BlockState,
     RecurrentBlock as RecurrentBlock,
+    RecurrentHistory as RecurrentHistory,
     RecurrentState as RecurrentState,
     ResidualBlock as ResidualBlock,
 )

@@ -28,6 +28,22 @@ class AttentionState(NamedTuple):
     num_tokens: Int[Array, ""]
 
 
+class AttentionHistory(NamedTuple):
+    """An attention block's states at every position of a chunk, to roll back to: the
+    keys and values of the state (oldest first) and then of the chunk, and the number
+    of tokens before the chunk and after each of its tokens."""
+
+    keys: Float[Array, "size_and_seq head_dim"]
+    values: Float[Array, "size_and_seq head_dim"]
+    num_tokens: Int[Array, " steps"]
+
+    def state_after(self, n: Int[Array, ""] | int) -> AttentionState:
+        """The state after the chunk's first `n` tokens, as a chunk of `n` would leave it."""
+        size = self.keys.shape[0] - (self.num_tokens.shape[0] - 1)
+        keys, values = (jax.lax.dynamic_slice_in_dim(a, n, size) for a in (self.keys, self.values))
+        return _ring(keys, values, self.num_tokens[n], size)
+
+
 def apply_rope(x: Float[Array, "seq *heads head_dim"], positions: Int[Array, " seq"]) -> Array:
     """Rotary embedding on the first half of the last axis; the second half passes through.
 
@@ -164,12 +180,15 @@ class LocalAttention(eqx.Module):
         x: Float[Array, "seq width"],
         segment_pos: Int[Array, " seq"],
         state: AttentionState | None = None,
-    ) -> tuple[Float[Array, "seq width"], AttentionState]:
+        *,
+        history: bool = False,
+    ) -> tuple[Float[Array, "seq width"], AttentionState | AttentionHistory]:
         """Returns the outputs and the ring of the last keys and values.
 
         With a `state`, the new tokens continue from it: they see the keys it holds as
         the tokens just before them (unless a document starts among them), one token or
-        many at a time.
+        many at a time. With `history` (and a state), the ring is replaced by an
+        [`AttentionHistory`][hawkzoo.nn.AttentionHistory], the states after every token.
         """
         steps = x.shape[0]
         q = apply_rope(self.q_proj(x).reshape(steps, self.num_heads, -1), segment_pos)
@@ -177,9 +196,11 @@ class LocalAttention(eqx.Module):
         v = self.v_proj(x)
         documents = jnp.cumsum(segment_pos == 0)
         if state is None:
+            if history:
+                raise InputError("an attention history needs a state to continue from")
             encoded = local_attention(q, k, v, documents, self.window)
             size = steps if self.window is None else self.window
-            return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos, size)
+            return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, segment_pos[-1] + 1, size)
         size = state.keys.shape[0]
         if self.window is not None and size != self.window:
             raise InputError(f"the state holds {size} keys, the window is {self.window}")
@@ -197,15 +218,20 @@ class LocalAttention(eqx.Module):
             encoded = local_attention(jnp.concatenate([idle, q]), k, v, all_documents, self.window)[
                 size:
             ]
-        new_state = _ring(k, v, segment_pos, size)
+        num_tokens = segment_pos[-1] + 1
         if self.window is None:
-            new_state = eqx.error_if(
-                new_state,
-                new_state.num_tokens > size,
+            num_tokens = eqx.error_if(
+                num_tokens,
+                num_tokens > size,
                 f"the document outgrew global attention's state of {size} tokens: "
                 "start from a state with a larger max_length",
             )
-        return self.out_proj(encoded.reshape(steps, -1)), new_state
+        if history:
+            num_tokens = jnp.concatenate(
+                [state.num_tokens[None], segment_pos[:-1] + 1, num_tokens[None]]
+            )
+            return self.out_proj(encoded.reshape(steps, -1)), AttentionHistory(k, v, num_tokens)
+        return self.out_proj(encoded.reshape(steps, -1)), _ring(k, v, num_tokens, size)
 
     def init_state(self, max_length: int | None = None) -> AttentionState:
         """The state before any token: a ring of `window` slots, or for global attention
@@ -219,11 +245,10 @@ class LocalAttention(eqx.Module):
         return AttentionState(empty, empty, jnp.int32(0))
 
 
-def _ring(k: Array, v: Array, segment_pos: Array, size: int) -> AttentionState:
-    """The state after these keys (in position order): the last `size` of them, position
-    `p` in slot `p % size`."""
+def _ring(k: Array, v: Array, num_tokens: Array, size: int) -> AttentionState:
+    """The state after these keys (in position order, the last at `num_tokens - 1`): the
+    last `size` of them, position `p` in slot `p % size`."""
     kept = min(size, k.shape[0])
-    num_tokens = segment_pos[-1] + 1
 
     def place(array: Array) -> Array:
         rolled = jnp.roll(array[-kept:], num_tokens, axis=0)

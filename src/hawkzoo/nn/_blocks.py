@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ..backends import AbstractScanBackend
-from ._attention import AttentionState, LocalAttention
+from ._attention import AttentionHistory, AttentionState, LocalAttention
 from ._conv import Conv1D
 from ._linear import Linear
 from ._mlp import GatedMLP
@@ -21,6 +21,21 @@ class RecurrentState(NamedTuple):
 
     conv: Float[Array, "history lru_width"]
     rg_lru: Float[Array, " lru_width"]
+
+
+class RecurrentHistory(NamedTuple):
+    """A recurrent block's states at every position of a chunk, to roll back to: every
+    input its convolution has seen (the state's, then the chunk's) and the RG-LRU state
+    before the chunk and after each of its tokens."""
+
+    conv_inputs: Float[Array, "history_and_seq lru_width"]
+    rg_lru: Float[Array, "steps lru_width"]
+
+    def state_after(self, n: Int[Array, ""] | int) -> RecurrentState:
+        """The state after the chunk's first `n` tokens, as a chunk of `n` would leave it."""
+        history = self.conv_inputs.shape[0] - (self.rg_lru.shape[0] - 1)
+        conv = jax.lax.dynamic_slice_in_dim(self.conv_inputs, n, history)
+        return RecurrentState(conv, self.rg_lru[n])
 
 
 class RecurrentBlock(eqx.Module):
@@ -75,13 +90,20 @@ class RecurrentBlock(eqx.Module):
         x: Float[Array, "seq width"],
         segment_pos: Int[Array, " seq"],
         state: RecurrentState | None = None,
-    ) -> tuple[Float[Array, "seq width"], RecurrentState]:
+        *,
+        history: bool = False,
+    ) -> tuple[Float[Array, "seq width"], RecurrentState | RecurrentHistory]:
+        """Returns the outputs and the state after them; with `history`, instead, a
+        [`RecurrentHistory`][hawkzoo.nn.RecurrentHistory] of the states after every token."""
         y = jax.nn.gelu(self.linear_y(x), approximate=True)
         x, conv_state = self.conv(
-            self.linear_x(x), segment_pos, None if state is None else state.conv
+            self.linear_x(x), segment_pos, None if state is None else state.conv, history=history
         )
-        x, lru_state = self.rg_lru(x, segment_pos, None if state is None else state.rg_lru)
-        return self.linear_out(x * y), RecurrentState(conv_state, lru_state)
+        x, lru_state = self.rg_lru(
+            x, segment_pos, None if state is None else state.rg_lru, history=history
+        )
+        kind = RecurrentHistory if history else RecurrentState
+        return self.linear_out(x * y), kind(conv_state, lru_state)
 
     def init_state(self, max_length: int | None = None) -> RecurrentState:
         """The state before any token: zeros, the convolution's in the parameter dtype and
@@ -90,6 +112,10 @@ class RecurrentBlock(eqx.Module):
         return RecurrentState(
             self.conv.empty_state(), jnp.zeros(self.linear_x.weight.shape[1], jnp.float32)
         )
+
+
+BlockState = RecurrentState | AttentionState
+BlockHistory = RecurrentHistory | AttentionHistory
 
 
 class ResidualBlock(eqx.Module):
@@ -121,7 +147,9 @@ class ResidualBlock(eqx.Module):
         x: Float[Array, "seq width"],
         segment_pos: Int[Array, " seq"],
         state: RecurrentState | AttentionState | None = None,
-    ) -> tuple[Float[Array, "seq width"], RecurrentState | AttentionState]:
-        mixed, state = self.temporal(self.temporal_norm(x), segment_pos, state)  # pyright: ignore[reportArgumentType]
+        *,
+        history: bool = False,
+    ) -> tuple[Float[Array, "seq width"], BlockState | BlockHistory]:
+        mixed, state = self.temporal(self.temporal_norm(x), segment_pos, state, history=history)  # pyright: ignore[reportArgumentType]
         h = x + mixed
         return h + self.mlp(self.channel_norm(h)), state

@@ -41,21 +41,25 @@ class Conv1D(eqx.Module):
         x: Float[Array, "seq width"],
         segment_pos: Int[Array, " seq"],
         state: Float[Array, "history width"] | None = None,
-    ) -> tuple[Float[Array, "seq width"], Float[Array, "history width"]]:
-        steps, history = x.shape[0], self.kernel_size - 1
+        *,
+        history: bool = False,
+    ) -> tuple[Float[Array, "seq width"], Float[Array, "inputs width"]]:
+        """Returns the outputs and the state after them; with `history`, instead of the
+        state, every input it has seen (the state's, then these), to roll back to."""
+        steps, past = x.shape[0], self.kernel_size - 1
         if state is None:
-            state = jnp.zeros((history, x.shape[1]), x.dtype)
+            state = jnp.zeros((past, x.shape[1]), x.dtype)
         extended = jnp.concatenate([state.astype(x.dtype), x])
         document = jnp.cumsum(segment_pos == 0)
         t = jnp.arange(steps)
         y = 0.0
         for shift in range(self.kernel_size):
-            window = extended[history - shift : history - shift + steps]
+            window = extended[past - shift : past - shift + steps]
             source = t - shift
             keep = jnp.where(
                 source >= 0,
                 document[jnp.maximum(source, 0)] == document,
                 (document == 0) & (segment_pos >= shift),
             )
-            y = y + window * keep[:, None].astype(x.dtype) * self.weight[history - shift][None]
-        return y + self.bias[None], extended[steps:]
+            y = y + window * keep[:, None].astype(x.dtype) * self.weight[past - shift][None]
+        return y + self.bias[None], extended if history else extended[steps:]

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ..backends import AbstractScanBackend, AbstractScanLayer, get
+from ..backends import AbstractScanBackend, AbstractScanLayer, accumulation_dtype, get
 from ..backends._sequence_parallel import mesh_linear_scan
 from ..errors import InputError
 from ._linear import BlockDiagonalLinear
@@ -128,8 +128,12 @@ class RGLRU(AbstractScanLayer):
         x: Float[Array, "seq width"],
         segment_pos: Int[Array, " seq"],
         state: Float[Array, " width"] | None = None,
-    ) -> tuple[Float[Array, "seq width"], Float[Array, " width"]]:
-        """Returns every output and the final state (float32), ready to continue from."""
+        *,
+        history: bool = False,
+    ) -> tuple[Float[Array, "seq width"], Float[Array, "*steps width"]]:
+        """Returns every output and the final state (float32), ready to continue from;
+        with `history`, instead of the final state, the state before the first token and
+        after each one (`[1 + seq, width]`, all float32, to roll back to)."""
         gate_x = jax.nn.sigmoid(self.input_gate(x))
         gate_a = jax.nn.sigmoid(self.decay_gate(x))
         log_a = -DECAY_EXPONENT * gate_a * jax.nn.softplus(self.decay_param)[None]
@@ -145,10 +149,15 @@ class RGLRU(AbstractScanLayer):
             reset[:, None], 1, sqrt_bounded_gradient(1 - a_squared, MAX_SQRT_GRADIENT)
         )
         normalized_x = x * gate_x * multiplier.astype(x.dtype)
+        if history:  # every state in the accumulation dtype, not only the last
+            a, normalized_x = (v.astype(accumulation_dtype(v.dtype)) for v in (a, normalized_x))
+            state = jnp.zeros_like(normalized_x[0]) if state is None else state
         h, h_last = mesh_linear_scan(a, normalized_x, h0=state, reset=reset, backend=self.backend)
+        if history:
+            h_last = jnp.concatenate([state[None].astype(h.dtype), h])
         if self.phase_param is not None:
             return _to_merged(h).astype(dtype), _to_merged(h_last)
-        return h, h_last
+        return h.astype(dtype), h_last
 
 
 def _to_complex(merged: Array) -> Array:

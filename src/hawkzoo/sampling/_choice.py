@@ -36,10 +36,20 @@ class TokenChoice:
         return self.temperature == 0
 
     def __call__(self, logits: Float[Array, " vocab"], key: PRNGKeyArray) -> Int[Array, ""]:
-        logits = logits.astype(jnp.float32)
         if self.greedy:
-            return jnp.argmax(logits)
-        logits = logits / self.temperature
+            return jnp.argmax(logits.astype(jnp.float32))
+        return jax.random.categorical(key, self._kept_logits(logits))
+
+    def probabilities(self, logits: Float[Array, "*batch vocab"]) -> Float[Array, "*batch vocab"]:
+        """The distribution `__call__` draws from (greedy: all on the most likely token)."""
+        if self.greedy:
+            most_likely = jnp.argmax(logits.astype(jnp.float32), axis=-1)
+            return jax.nn.one_hot(most_likely, logits.shape[-1], dtype=jnp.float32)
+        return jax.nn.softmax(jnp.vectorize(self._kept_logits, signature="(v)->(v)")(logits))
+
+    def _kept_logits(self, logits: Float[Array, " vocab"]) -> Float[Array, " vocab"]:
+        """The logits after the temperature, -inf outside top-k and top-p."""
+        logits = logits.astype(jnp.float32) / self.temperature
         if self.top_k is not None and self.top_k < logits.shape[-1]:
             kth_largest = jax.lax.top_k(logits, self.top_k)[0][-1]
             logits = jnp.where(logits < kth_largest, -jnp.inf, logits)
@@ -49,7 +59,13 @@ class TokenChoice:
             mass_before = jnp.cumsum(probs) - probs
             kept = jnp.sum(mass_before < self.top_p)  # at least the most likely token
             logits = jnp.where(logits < descending[kept - 1], -jnp.inf, logits)
-        return jax.random.categorical(key, logits)
+        return logits
+
+
+def token_log_probs(logits: Float[Array, "*batch vocab"], tokens: Int[Array, "*batch"]) -> Array:
+    """Each token's log-probability under the softmax of its logits (no temperature)."""
+    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32))
+    return jnp.take_along_axis(log_probs, tokens[..., None], axis=-1)[..., 0]
 
 
 _RULES = {
