@@ -41,6 +41,15 @@ def test_a_saved_checkpoint_samples_greedily_the_same_as_the_preset_it_came_from
     assert from_checkpoint.startswith("one") and "two, three" in from_checkpoint
 
 
+def test_a_draft_gives_the_greedy_text_of_no_draft(tmp_path, capsys):
+    checkpoints.save(tmp_path / "draft", build("tiny-hawk", key=jax.random.key(1)))
+    flags = ["sample", "tiny-griffin", "--prompt", "Hi", "--temperature", "0"]
+    assert main(flags) == 0
+    plain = capsys.readouterr().out
+    assert main([*flags, "--draft", str(tmp_path / "draft"), "--draft-tokens", "3"]) == 0
+    assert capsys.readouterr().out == plain
+
+
 def test_streaming_prints_the_same_text_as_it_comes(capsys):
     flags = ["sample", "tiny-hawk", "--prompt", "Hi", "--temperature", "0", "--max-new-tokens", "8"]
     assert main(flags) == 0
@@ -84,6 +93,12 @@ def test_several_prompts_stream_a_line_at_a_time_by_row_with_control_bytes_escap
             "exceed max_length=8",
         ),
         (["tiny-hawk", "--prompt", "x", "--mesh", "seq=8"], "splits over data, model, not seq"),
+        (["tiny-hawk", "--prompt", "x", "--draft", "missing"], "is not a checkpoint or run"),
+        (
+            ["tiny-hawk", "--prompt", "x", "--draft", "missing", "--draft-tokens", "0"],
+            "--draft-tokens must be a positive integer",
+        ),
+        (["tiny-hawk", "--prompt", "x", "--draft", "missing", "--stream"], "does not go with"),
     ],
 )
 def test_bad_input_exits_with_the_reason(flags, message, capsys):

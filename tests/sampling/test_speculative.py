@@ -11,7 +11,7 @@ from scipy import stats
 
 from hawkzoo.errors import InputError
 from hawkzoo.model import LanguageModel
-from hawkzoo.sampling import TokenChoice, generate, prefill
+from hawkzoo.sampling import Generation, TokenChoice, generate, prefill
 
 from ..official import small_config
 
@@ -51,9 +51,13 @@ def _greedy_step_is_a_near_tie(model: LanguageModel, tokens: list[int], at: int)
 def test_greedy_speculation_gives_the_tokens_of_plain_greedy_decoding(
     griffin, drafts, prompts, draft, draft_tokens, stop
 ):
-    settings = dict(max_new_tokens=MAX_NEW_TOKENS, temperature=0.0, stop_tokens=[stop])
-    plain = generate(griffin, prompts, **settings)
-    fast = generate(griffin, prompts, draft=drafts[draft], draft_tokens=draft_tokens, **settings)
+    def greedy(**given) -> Generation:
+        return generate(
+            griffin, prompts, max_new_tokens=MAX_NEW_TOKENS, temperature=0.0, stop_tokens=[stop],
+            **given,
+        )  # fmt: skip
+
+    plain, fast = greedy(), greedy(draft=drafts[draft], draft_tokens=draft_tokens)
     for prompt, want, got in zip(prompts, plain.rows(), fast.rows(), strict=True):
         if want != got:  # only where float rounding decides between two tokens
             at = next(i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b)
@@ -115,11 +119,10 @@ def _joint_distribution(model: LanguageModel, prompt: list[int], choice: TokenCh
 
 def test_a_draft_that_cannot_serve_is_refused(griffin, drafts):
     other_vocabulary = LanguageModel(small_config("hawk", vocab_size=32), key=jax.random.key(2))
-    settings = dict(max_new_tokens=4, temperature=0.0)
     with pytest.raises(InputError, match="draft's vocabulary has 32 tokens and the model's 64"):
-        generate(griffin, [[1]], draft=other_vocabulary, **settings)
+        generate(griffin, [[1]], max_new_tokens=4, draft=other_vocabulary)
     for k in (0, -1):
         with pytest.raises(InputError, match="draft_tokens"):
-            generate(griffin, [[1]], draft=drafts["hawk"], draft_tokens=k, **settings)
+            generate(griffin, [[1]], max_new_tokens=4, draft=drafts["hawk"], draft_tokens=k)
     with pytest.raises(InputError, match="takes no prefix or on_token"):
-        generate(griffin, [[2]], prefix=prefill(griffin, [1]), draft=drafts["hawk"], **settings)
+        generate(griffin, [[2]], max_new_tokens=4, prefix=prefill(griffin, [1]), draft=griffin)

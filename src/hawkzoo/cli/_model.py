@@ -35,6 +35,14 @@ def model_from(args: argparse.Namespace) -> LanguageModel:
         raise InputError(f"{args.model!r} is neither a preset nor a checkpoint folder") from None
 
 
+def draft_from(folder: str) -> LanguageModel:
+    """The draft model of `--draft`: a checkpoint or run folder."""
+    try:
+        return load(folder)
+    except MissingPathError:
+        raise InputError(f"--draft {folder!r} is not a checkpoint or run folder") from None
+
+
 def tokenizer_beside(args: argparse.Namespace) -> pathlib.Path | None:
     """The `tokenizer.model` in the checkpoint folder (or run folder) named by `model`."""
     return checkpoints.tokenizer_beside(args.model)

@@ -1,6 +1,7 @@
 """`LanguageModel`: Hawk, Griffin or the MQA Transformer, by the config's block pattern."""
 
 import math
+from typing import Literal, overload
 
 import equinox as eqx
 import jax
@@ -59,6 +60,21 @@ class LanguageModel(eqx.Module):
         )
         self.final_norm = RMSNorm(config.width, dtype=dtype)
         self.config = config
+
+    @overload
+    def __call__(
+        self,
+        tokens: ArrayLike,
+        segment_pos: ArrayLike,
+        state: State | None = None,
+        *,
+        history: Literal[False] = False,
+    ) -> tuple[Float[Array, "seq vocab"], State]: ...
+
+    @overload
+    def __call__(
+        self, tokens: ArrayLike, segment_pos: ArrayLike, state: State, *, history: Literal[True]
+    ) -> tuple[Float[Array, "seq vocab"], History]: ...
 
     def __call__(
         self,

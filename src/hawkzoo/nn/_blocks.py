@@ -150,6 +150,6 @@ class ResidualBlock(eqx.Module):
         *,
         history: bool = False,
     ) -> tuple[Float[Array, "seq width"], BlockState | BlockHistory]:
-        mixed, state = self.temporal(self.temporal_norm(x), segment_pos, state, history=history)  # pyright: ignore[reportArgumentType]
+        mixed, after = self.temporal(self.temporal_norm(x), segment_pos, state, history=history)  # pyright: ignore[reportArgumentType]
         h = x + mixed
-        return h + self.mlp(self.channel_norm(h)), state
+        return h + self.mlp(self.channel_norm(h)), after

@@ -151,10 +151,10 @@ class RGLRU(AbstractScanLayer):
         normalized_x = x * gate_x * multiplier.astype(x.dtype)
         if history:  # every state in the accumulation dtype, not only the last
             a, normalized_x = (v.astype(accumulation_dtype(v.dtype)) for v in (a, normalized_x))
-            state = jnp.zeros_like(normalized_x[0]) if state is None else state
-        h, h_last = mesh_linear_scan(a, normalized_x, h0=state, reset=reset, backend=self.backend)
-        if history:
-            h_last = jnp.concatenate([state[None].astype(h.dtype), h])
+        h0 = jnp.zeros_like(normalized_x[0]) if history and state is None else state
+        h, h_last = mesh_linear_scan(a, normalized_x, h0=h0, reset=reset, backend=self.backend)
+        if h0 is not None and history:
+            h_last = jnp.concatenate([h0[None].astype(h.dtype), h])
         if self.phase_param is not None:
             return _to_merged(h).astype(dtype), _to_merged(h_last)
         return h.astype(dtype), h_last

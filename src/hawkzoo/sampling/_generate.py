@@ -174,10 +174,9 @@ def decode(
         pad_id,
         on_token,
     )
+    out, lengths, stopped, log_probs = (np.asarray(a) for a in (out, lengths, stopped, log_probs))
     no_draft = np.zeros(batch, np.int32)
-    return Generation(
-        *(np.asarray(a) for a in (out, lengths, stopped, log_probs)), no_draft, no_draft
-    )
+    return Generation(out, lengths, stopped, log_probs, no_draft, no_draft)
 
 
 def _speculative_generation(
@@ -213,9 +212,8 @@ def _speculative_generation(
     written = np.arange(max_new_tokens) < lengths[:, None]
     out = np.where(written, np.asarray(out)[:, :max_new_tokens], pad_id)
     log_probs = np.where(written, np.asarray(log_probs)[:, :max_new_tokens], 0.0)
-    return Generation(
-        out, lengths, *(np.asarray(a) for a in (stopped, log_probs, drafted, accepted))
-    )
+    stopped, drafted, accepted = (np.asarray(a) for a in (stopped, drafted, accepted))
+    return Generation(out, lengths, stopped, log_probs, drafted, accepted)
 
 
 def _row_keys(

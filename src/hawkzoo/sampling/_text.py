@@ -34,6 +34,8 @@ def complete(
     stop_tokens: Sequence[int] | None = None,
     max_length: int | None = None,
     on_token: TokenCallback | None = None,
+    draft: LanguageModel | None = None,
+    draft_tokens: int = 4,
 ) -> list[Completion]:
     """Continue each of the texts `prompts` by up to `max_new_tokens` tokens.
 
@@ -54,6 +56,8 @@ def complete(
         max_length=max_length,
         pad_id=tokenizer.pad_id,
         on_token=on_token,
+        draft=draft,
+        draft_tokens=draft_tokens,
     )
     return [
         Completion(tokenizer.decode(tokens), tokens, log_probs)
