@@ -11,7 +11,7 @@ import pytest
 
 from hawkzoo import checkpoints
 from hawkzoo.cli import main
-from hawkzoo.model import build
+from hawkzoo.model import LanguageModel, build, preset
 
 SCRIPT = Path(sys.executable).parent / "hawkzoo"
 
@@ -48,6 +48,10 @@ def test_a_draft_gives_the_greedy_text_of_no_draft(tmp_path, capsys):
     plain = capsys.readouterr().out
     assert main([*flags, "--draft", str(tmp_path / "draft"), "--draft-tokens", "3"]) == 0
     assert capsys.readouterr().out == plain
+    other = LanguageModel(preset("tiny-hawk", vocab_size=300), key=jax.random.key(1))
+    checkpoints.save(tmp_path / "other", other)
+    assert main([*flags, "--draft", str(tmp_path / "other")]) == 2
+    assert "the draft's vocabulary has 300 tokens" in capsys.readouterr().err
 
 
 def test_streaming_prints_the_same_text_as_it_comes(capsys):
