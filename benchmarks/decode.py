@@ -14,13 +14,15 @@ sampler in float32, at position 128. Prefix caching: requests sharing a long pre
 (Griffin, `PREFIX` bytes of text, then a `QUESTION`-byte question each, `ANSWER` new
 tokens greedily), each whole prompt prefilled by the official sampler and by `generate`,
 against the prefix prefilled once by `prefill` (timed too) and each question continuing
-it. Finally, greedy tokens of both samplers are compared on unpadded prompts.
+it; these two are drawn in a second plot (`-rows.png`). Finally, greedy tokens of both
+samplers are compared on unpadded prompts.
 
     uv run python benchmarks/decode.py                 # two positions, batch 1, a few minutes
     uv run python benchmarks/decode.py --size issue    # the issue's grid
 """
 
 import dataclasses
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -364,6 +366,40 @@ def plot(results: list[dict], floor_ms: float, path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
+def plot_rows(weighed: list[dict], prefixes: list[dict], path: Path) -> None:
+    """Bars, median with p10-p90: ms a decoding step by weight format, and ms a batch of requests
+    sharing a prefix by run, each at every batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from _common import save_figure
+
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for axis, rows, key, unit in [
+        (axes[0], weighed, "weights", "ms a decoding step (from position 128)"),
+        (axes[1], prefixes, "run", "ms a batch of requests"),
+    ]:
+        names = list(dict.fromkeys(row[key] for row in rows))
+        batches = sorted({row["batch"] for row in rows})
+        width = 0.8 / len(batches)
+        for i, batch in enumerate(batches):
+            chosen = {row[key]: row for row in rows if row["batch"] == batch}
+            medians = np.array([chosen[name]["median_ms"] for name in names])
+            spread_ = np.array(
+                [[chosen[n]["median_ms"] - chosen[n]["p10_ms"] for n in names],
+                 [chosen[n]["p90_ms"] - chosen[n]["median_ms"] for n in names]]
+            )  # fmt: skip
+            positions = np.arange(len(names)) + (i - (len(batches) - 1) / 2) * width
+            axis.bar(positions, medians, width, yerr=spread_, label=f"batch {batch}")
+        axis.set_xticks(range(len(names)), [textwrap.fill(n, 18) for n in names], fontsize=7)
+        axis.set_ylabel(unit)
+        axis.legend(fontsize=7)
+    axes[1].set_yscale("log")
+    save_figure(figure, path)
+
+
 def main(argv=None) -> None:
     args = arguments(__doc__.splitlines()[0], SIZES, argv)
     env = environment()
@@ -388,6 +424,7 @@ def main(argv=None) -> None:
     }
     stem = f"decode-{args.size}-{env['platform']}"
     write_results(args.out, stem, record, table, lambda path: plot(results, floor_ms, path))
+    plot_rows(weighed, prefixes, args.out / f"{stem}-rows.png")
 
 
 if __name__ == "__main__":
