@@ -77,6 +77,7 @@ def test_the_decoding_guide_runs(capsys):
         "True",
         "(2, 16)",
         "2",
+        "True",  # speculative decoding gives the greedy tokens
         "True",
     ]
 

@@ -6,17 +6,30 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 
-from ..errors import HawkzooError
+from .. import distributed
+from ..errors import HawkzooError, InputError
 from ..training import keep_freed_memory
-from . import _doctor, _eval, _export, _sample, _train
+from . import _doctor, _eval, _export, _launch, _sample, _train
+
+COMMANDS = (_train, _eval, _sample, _export, _doctor, _launch)
+SEVERAL_PROCESSES = ("train",)
+"""The commands that run as several processes under `hawkzoo launch`."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command. hawkzoo's own errors are one line and their exit code (2 for bad
-    input); anything else is one line, the path of its traceback and exit code 1."""
+    input); anything else is one line, the path of its traceback and exit code 1. A
+    process of several (`hawkzoo launch`) that fails leaves at once."""
+    code = _run(argv)
+    if code and distributed.launched():
+        distributed.leave_now(code)
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="hawkzoo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (_train, _eval, _sample, _export, _doctor):
+    for command in COMMANDS:
         command.add_to(commands)
     for subparser in commands.choices.values():
         subparser.add_argument(
@@ -25,6 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:
+        if distributed.launched() and args.command != "launch":
+            if args.command not in SEVERAL_PROCESSES:
+                raise InputError(
+                    f"hawkzoo {args.command} runs as one process for now: under hawkzoo "
+                    f"launch, run {' or '.join(SEVERAL_PROCESSES)}, or a program that calls "
+                    "hawkzoo.distributed.initialize()"
+                )
+            distributed.initialize()
         return args.run(args)
     except HawkzooError as error:
         _say(args.command, f"error: {error}")

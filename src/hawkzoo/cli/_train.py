@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from ..checkpoints._managed import latest_step
+from ..distributed import is_main_process
 from ..errors import InputError, RunFailure
 from ..training import TRACKERS, TrainConfig, saved_config, train
 from ..training._config import apply_overrides, load_config, make_config
@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             f"interrupted; hawkzoo train --resume --out {args.out} continues from the last "
             "checkpoint"
         ) from None
-    print(f"saved {latest_step(result.folder)}")
+    if is_main_process():
+        print(f"saved {result.saved}")
     if result.sample is not None:
         print(f"--- a sample (temperature 0.8)\n{result.sample}")
     return 0

@@ -7,6 +7,7 @@ import pathlib
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from ..checkpoints._flax import to_flax
 from ..checkpoints._integrity import CHECKSUMS_FILE, write_checksums
@@ -20,6 +21,7 @@ from ..checkpoints._managed import (
     read_record,
 )
 from ..checkpoints._orbax import CONFIG_FILE, FORMAT, PARAMS_FOLDER, quiet
+from ..distributed import barrier, is_main_process
 from ..errors import CheckpointError
 from ..model import LanguageModel
 
@@ -80,8 +82,8 @@ class RunCheckpoints:
             MODEL_ITEM: ocp.args.JsonSave(
                 {"format": FORMAT, "config": dataclasses.asdict(model.config)}
             ),
-            TRAINING_ITEM: ocp.args.StandardSave(
-                {"opt_state": state.opt_state, "key": jax.random.key_data(state.key)}
+            TRAINING_ITEM: ocp.args.StandardSave(  # the key, in every process alike, as NumPy
+                {"opt_state": state.opt_state, "key": np.asarray(jax.random.key_data(state.key))}
             ),
             RECORD_ITEM: ocp.args.JsonSave(record | {"step": state.step}),
         }
@@ -116,14 +118,15 @@ class RunCheckpoints:
                 saved = self._manager.restore(
                     step,
                     args=ocp.args.Composite(
-                        **{TRAINING_ITEM: ocp.args.StandardRestore(_abstract(like))}
+                        **{TRAINING_ITEM: ocp.args.StandardRestore(_on_host(like))}
                     ),
                 )[TRAINING_ITEM]
         except Exception as error:  # Orbax raises bare `Exception`s too
             raise CheckpointError(
                 f"{path}/{TRAINING_ITEM} does not fit this run's optimiser: {error}"
             ) from None
-        key = jax.random.wrap_key_data(jax.numpy.asarray(saved["key"]))
+        saved = jax.tree.map(jax.numpy.asarray, saved)
+        key = jax.random.wrap_key_data(saved["key"])
         return RunState(model, saved["opt_state"], record["step"], key)
 
     def close(self) -> None:
@@ -131,14 +134,16 @@ class RunCheckpoints:
         self._manager.close()
 
     def _seal(self) -> None:
-        for step in self._manager.all_steps():
-            folder = self.folder / str(step)
-            if folder.is_dir() and not (folder / CHECKSUMS_FILE).exists():
-                write_checksums(folder)
+        """Checksums for every committed step without them, by process 0 for all."""
+        if is_main_process():
+            for step in self._manager.all_steps():
+                folder = self.folder / str(step)
+                if folder.is_dir() and not (folder / CHECKSUMS_FILE).exists():
+                    write_checksums(folder)
+        barrier("hawkzoo: steps sealed")
 
 
-def _abstract(tree: Any) -> Any:
-    """`tree`'s shapes, dtypes and placement, to restore into."""
-    return jax.tree.map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=leaf.sharding), tree
-    )
+def _on_host(tree: Any) -> Any:
+    """`tree`'s shapes and dtypes as NumPy arrays, to restore into in every process alike
+    (the run then places them as it places a fresh state)."""
+    return jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), tree)

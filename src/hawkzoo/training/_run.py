@@ -23,6 +23,7 @@ from ..checkpoints._load import RUN_CHECKPOINT, load
 from ..checkpoints._managed import STEPS_FOLDER, latest_step, read_record
 from ..checkpoints._staging import TOKENIZER_FILE
 from ..data import AbstractTask, Batch, Corpus, PackedText, load_corpus
+from ..distributed import barrier, gathered, is_main_process, placed
 from ..errors import CheckpointError, ExistingPathError, InputError, MissingPathError, RunFailure
 from ..model import LanguageModel, cast
 from ..sampling import generate
@@ -51,6 +52,8 @@ class RunResult:
     evaluation: dict[str, float]
     sample: str | None
     folder: pathlib.Path
+    saved: pathlib.Path | None
+    """The newest step's checkpoint folder."""
 
 
 def train(
@@ -87,6 +90,10 @@ def train(
     (see [`Callback`][hawkzoo.training.Callback]).
     """
     optional(integer(1)).check("stop_after", stop_after)
+    if jax.process_count() > 1 and mesh is None:
+        raise InputError("several processes train on one mesh over all their devices: give one")
+    if not is_main_process():  # process 0 alone speaks and writes
+        log, progress = _say_nothing, False
     last = min(stop_after if stop_after is not None else config.steps, config.steps)
     run, state, sample_key = _start(config, pathlib.Path(out), resume, log, callbacks)
     if mesh is not None:
@@ -99,10 +106,16 @@ def train(
         log(f"step {state.step}: {_describe(evaluation)}")
         sample = None  # outside the mesh: a prompt need not split over its sequence axis
         if run.data.task is None and state.step == config.steps and config.sample_tokens:
-            sample = _sample(state.model, run.data.tokenizer, config, sample_key)
-            (run.out / "sample.txt").write_text(sample)
-    _plot(run.out)
-    return RunResult(state.step, loss, evaluation, sample, run.out)
+            model = gathered(state.model)
+            if is_main_process():
+                sample = _sample(model, run.data.tokenizer, config, sample_key)
+                (run.out / "sample.txt").write_text(sample)
+    if is_main_process():
+        _plot(run.out)
+    barrier("hawkzoo: run finished")  # the others wait for process 0's sample and plot
+    saved = run.checkpoints.latest()
+    saved = None if saved is None else run.checkpoints.folder / str(saved)
+    return RunResult(state.step, loss, evaluation, sample, run.out, saved)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +156,8 @@ class _Run:
         return f"the last good checkpoint is step {latest}, {where / str(latest)}"
 
     def write_metrics(self, entry: dict[str, Any]) -> None:
+        if not is_main_process():
+            return
         with (self.out / METRICS).open("a") as file:
             file.write(json.dumps(entry) + "\n")
         for callback in (*self.trackers, *self.callbacks):
@@ -194,22 +209,25 @@ def _start(
     data = _Data(config)
     log(f"data: {data.description}")
     record = {"config": config.to_dict(), "corpus": data.corpus_record(), "versions": _versions()}
+    main = is_main_process()
     if saved is not None:
         _check_corpus(saved, data.corpus)
-        _truncate_metrics(out / METRICS, state.step, log)
+        if main:
+            _truncate_metrics(out / METRICS, state.step, log)
         log(f"resumed from step {state.step}" if state.step else "no checkpoint yet: from step 0")
     if extended:
         log(f"extended to {config.steps} steps")
-    if saved is None or extended:
+    if main and (saved is None or extended):
         out.mkdir(parents=True, exist_ok=True)
         _write_atomically(out / SETTINGS, json.dumps(record, indent=2) + "\n")
     tokenizer = config.tokenizer_path()
-    if tokenizer is not None and not (out / TOKENIZER_FILE).exists():
+    if main and tokenizer is not None and not (out / TOKENIZER_FILE).exists():
         _write_atomically(out / TOKENIZER_FILE, pathlib.Path(tokenizer).read_bytes())
+    barrier("hawkzoo: run folder written")
     checkpoints = checkpoints or RunCheckpoints(
         out, keep=config.keep_checkpoints, async_saves=config.async_checkpoints
     )
-    trackers = tuple(open_trackers(config.trackers, out, record))
+    trackers = tuple(open_trackers(config.trackers, out, record)) if main else ()
     run = _Run(config, out, data, tx, record, checkpoints, trackers, tuple(callbacks))
     return run, state, sample_key
 
@@ -248,8 +266,8 @@ def _on_mesh(
         run.tx, state.opt_state, model_placement, over_data=optimizer_over_data
     )
     state = state._replace(
-        model=jax.device_put(state.model, model_placement),
-        opt_state=jax.device_put(state.opt_state, opt_placement),
+        model=placed(state.model, model_placement),
+        opt_state=placed(state.opt_state, opt_placement),
     )
     devices = mesh.devices.flat
     log(f"mesh: {dict(mesh.shape)}, {len(devices)} {devices[0].platform} devices")
@@ -456,6 +474,10 @@ def _sample(model: LanguageModel, tokenizer: Tokenizer, config: TrainConfig, key
         pad_id=tokenizer.pad_id,
     )
     return config.sample_prompt + tokenizer.decode(generation.rows()[0])
+
+
+def _say_nothing(line: str) -> None:
+    del line
 
 
 def _plot(out: pathlib.Path) -> None:

@@ -1,0 +1,13 @@
+"""Several processes as one program: joining them through `jax.distributed`, and a
+launcher that runs them on one machine."""
+
+from ._launch import launch as launch
+from ._runtime import (
+    barrier as barrier,
+    gathered as gathered,
+    initialize as initialize,
+    is_main_process as is_main_process,
+    launched as launched,
+    leave_now as leave_now,
+    placed as placed,
+)

@@ -1,0 +1,95 @@
+"""Several processes as one program, on loopback: `hawkzoo launch` and
+`hawkzoo.distributed.initialize`."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hawkzoo import distributed
+from hawkzoo.cli import main
+from hawkzoo.errors import InputError
+
+SCRIPT = Path(sys.executable).parent / "hawkzoo"
+HERE = Path(__file__).parent
+
+
+def _launch(processes: int, devices: int, *command: str, timeout: int = 300):
+    return subprocess.run(
+        [SCRIPT, "launch", "--processes", str(processes), "--devices-per-process", str(devices),
+         "--", *command],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_two_processes_of_two_devices_give_the_losses_and_gradients_of_one_of_four(tmp_path):
+    """Tiny Hawk, Griffin and MQA on data × model and data × seq meshes."""
+    script = str(HERE / "losses_and_gradients.py")
+    for processes, devices in ((2, 2), (1, 4)):
+        done = _launch(processes, devices, sys.executable, script, str(tmp_path / f"{processes}"))
+        assert done.returncode == 0, done.stderr[-3000:]
+    two, one = np.load(tmp_path / "2.npz"), np.load(tmp_path / "1.npz")
+    assert sorted(two.files) == sorted(one.files) and len(two.files) > 6
+    for name in two.files:
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+FAILING = """
+import time, jax, jax.numpy as jnp
+from hawkzoo import distributed
+distributed.initialize()
+print("joined", jax.process_index(), jax.device_count(), float(jnp.ones(3).sum()), flush=True)
+if jax.process_index() == 1:
+    distributed.leave_now(3)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_failed_process_stops_the_others_and_the_launcher_names_it(tmp_path):
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING)
+    start = time.monotonic()
+    done = _launch(2, 1, sys.executable, str(script), timeout=120)
+    assert time.monotonic() - start < 90
+    assert done.returncode == 3
+    assert "joined 0 2" in done.stdout and "joined 1 2" in done.stdout
+    assert "process 1 of 2 exited with code 3; the others were stopped" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--processes", "0", "--", "train"], "processes must be a positive integer"),
+        (["--processes", "2", "--devices-per-process", "0", "--", "train"], "devices_per_process"),
+        (["--processes", "2"], "give the command to launch"),
+    ],
+)
+def test_bad_launches_exit_with_the_reason(flags, message, capsys):
+    assert main(["launch", *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_partial_environment_is_refused_naming_what_is_missing(monkeypatch):
+    monkeypatch.setenv("HAWKZOO_COORDINATOR_ADDRESS", "127.0.0.1:1234")
+    monkeypatch.delenv("HAWKZOO_NUM_PROCESSES", raising=False)
+    monkeypatch.setenv("HAWKZOO_PROCESS_ID", "0")
+    with pytest.raises(InputError, match="HAWKZOO_NUM_PROCESSES not set"):
+        distributed.initialize()
+    monkeypatch.setenv("HAWKZOO_NUM_PROCESSES", "two")
+    with pytest.raises(InputError, match="HAWKZOO_NUM_PROCESSES='two' is not an integer"):
+        distributed.initialize()
+
+
+def test_a_command_not_yet_made_for_several_processes_is_refused_in_each():
+    env = os.environ | {"HAWKZOO_COORDINATOR_ADDRESS": "127.0.0.1:1", "HAWKZOO_PROCESS_ID": "0"}
+    done = subprocess.run(
+        [SCRIPT, "sample", "tiny-hawk", "--prompt", "x"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "hawkzoo sample runs as one process for now" in done.stderr
