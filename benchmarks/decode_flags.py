@@ -5,6 +5,7 @@ Griffin at the decoding benchmark's config (19.3M parameters, float32) decodes `
 tokens greedily from position 128 at batch 1 and 8 (`ours` in `benchmarks/decode.py`),
 once per flag set, each in a process of its own (XLA reads its flags at start-up); the
 default runs first and last, so the drift between processes shows beside the flags' effect.
+It writes docs/benchmarks/decode-flags-cpu.{json,md,png}.
 
     uv run python benchmarks/decode_flags.py
 """
@@ -13,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -80,6 +82,30 @@ def main() -> None:
         lines.append(f"| {row['flags']} | `{row['xla_flags']}` | {' | '.join(cells)} |")
     (out / "decode-flags-cpu.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    plot(rows, out / "decode-flags-cpu.png")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """ms a step under each flag set, a bar per batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from _common import save_figure
+
+    measured = [row for row in rows if "ms_per_token" in row]
+    figure, axis = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(BATCHES)
+    for i, batch in enumerate(BATCHES):
+        positions = np.arange(len(measured)) + (i - (len(BATCHES) - 1) / 2) * width
+        heights = [row["ms_per_token"][str(batch)] for row in measured]
+        axis.bar(positions, heights, width, label=f"batch {batch}")
+    labels = [textwrap.fill(row["flags"], 14) for row in measured]
+    axis.set_xticks(range(len(measured)), labels, fontsize=7)
+    axis.set_ylabel("ms a decoding step (Griffin 19.3M)")
+    axis.legend(fontsize=7)
+    save_figure(figure, path)
 
 
 if __name__ == "__main__":
