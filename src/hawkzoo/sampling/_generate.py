@@ -167,8 +167,7 @@ def decode(
         state,
         logits,
         positions,
-        _row_keys(key, batch, choice),
-        jnp.asarray(_stop_table(stop_tokens, batch, model.config.vocab_size)),
+        *_row_settings(model, key, stop_tokens, batch, choice),
         max_new_tokens,
         choice,
         pad_id,
@@ -202,8 +201,7 @@ def _speculative_generation(
         draft_state,
         logits,
         positions,
-        _row_keys(key, batch, choice),
-        jnp.asarray(_stop_table(stop_tokens, batch, model.config.vocab_size)),
+        *_row_settings(model, key, stop_tokens, batch, choice),
         max_new_tokens,
         draft_tokens,
         choice,
@@ -214,6 +212,18 @@ def _speculative_generation(
     log_probs = np.where(written, np.asarray(log_probs)[:, :max_new_tokens], 0.0)
     stopped, drafted, accepted = (np.asarray(a) for a in (stopped, drafted, accepted))
     return Generation(out, lengths, stopped, log_probs, drafted, accepted)
+
+
+def _row_settings(
+    model: LanguageModel,
+    key: PRNGKeyArray | Key[Array, " keys"] | None,
+    stop_tokens: Sequence[int] | Sequence[Sequence[int]],
+    batch: int,
+    choice: TokenChoice,
+) -> tuple[Key[Array, " batch"], Int[Array, "batch stops"]]:
+    """Each row's key and stop tokens, checked, as the decoding loops take them."""
+    stop = _stop_table(stop_tokens, batch, model.config.vocab_size)
+    return _row_keys(key, batch, choice), jnp.asarray(stop)
 
 
 def _row_keys(
