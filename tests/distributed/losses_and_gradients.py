@@ -1,6 +1,7 @@
 """Run under `hawkzoo launch`: the loss and gradients of tiny Hawk, Griffin and MQA on
 data × model and data × seq meshes over every process's devices; process 0 saves them
-to the `.npz` named by the first argument."""
+to `OUT.npz`, for the first argument OUT. Each model, split over the first mesh, is saved
+with `checkpoints.save` by every process to `OUT-PRESET`."""
 
 import sys
 
@@ -10,7 +11,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
-from hawkzoo import distributed
+from hawkzoo import checkpoints, distributed
 from hawkzoo.data import Batch
 from hawkzoo.model import build
 from hawkzoo.sharding import batch_sharding, make_mesh, shard_model
@@ -41,6 +42,8 @@ def main(out: str) -> None:
                 loss, grads = eqx.filter_jit(eqx.filter_value_and_grad(mean_loss))(model, batch)
             leaves = multihost_utils.process_allgather(jax.tree.leaves((loss, grads)), tiled=True)
             results |= {f"{preset} {spec} {i}": leaf for i, leaf in enumerate(leaves)}
+            if spec == MESHES[0]:
+                checkpoints.save(f"{out}-{preset}", model)
     if distributed.is_main_process():
         np.savez(out, **results)
 

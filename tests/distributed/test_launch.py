@@ -7,12 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
-from hawkzoo import distributed
+from hawkzoo import checkpoints, distributed
 from hawkzoo.cli import main
 from hawkzoo.errors import InputError
+from hawkzoo.model import build
 
 SCRIPT = Path(sys.executable).parent / "hawkzoo"
 HERE = Path(__file__).parent
@@ -28,7 +30,8 @@ def _launch(processes: int, devices: int, *command: str, timeout: int = 300):
 
 @pytest.mark.slow
 def test_two_processes_of_two_devices_give_the_losses_and_gradients_of_one_of_four(tmp_path):
-    """Tiny Hawk, Griffin and MQA on data × model and data × seq meshes."""
+    """Tiny Hawk, Griffin and MQA on data × model and data × seq meshes; and the models
+    saved split over both processes load whole."""
     script = str(HERE / "losses_and_gradients.py")
     for processes, devices in ((2, 2), (1, 4)):
         done = _launch(processes, devices, sys.executable, script, str(tmp_path / f"{processes}"))
@@ -37,6 +40,13 @@ def test_two_processes_of_two_devices_give_the_losses_and_gradients_of_one_of_fo
     assert sorted(two.files) == sorted(one.files) and len(two.files) > 6
     for name in two.files:
         np.testing.assert_allclose(two[name], one[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    for preset in ("tiny-hawk", "tiny-griffin", "tiny-mqa"):
+        saved = jax.tree.leaves(checkpoints.load(tmp_path / f"2-{preset}"))
+        built = jax.tree.leaves(build(preset, key=jax.random.key(0)))
+        assert len(saved) == len(built)
+        for got, expected in zip(saved, built, strict=True):
+            np.testing.assert_array_equal(got, expected)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
 
 FAILING = """

@@ -10,12 +10,14 @@ import shutil
 import sys
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import equinox as eqx
 import jax
+import numpy as np
 
+from ..distributed import barrier, is_main_process, shared_token
 from ..errors import CheckpointError, ExistingPathError, InputError
 from ..model import LanguageModel, ModelConfig, is_quantized, quantize
 from ._flax import from_flax, to_flax
@@ -28,50 +30,58 @@ UNCHECKED_FORMAT = "hawkzoo-checkpoint/1"
 """Written before checksums: still read, unverified, with a warning."""
 
 
-def save(
-    path: str | os.PathLike,
-    model: LanguageModel,
-    *,
-    write_more: Callable[[pathlib.Path], None] | None = None,
-) -> pathlib.Path:
+def save(path: str | os.PathLike, model: LanguageModel) -> pathlib.Path:
     """Save `model` to the folder `path`: `config.json` and `params/`, an Orbax tree in the
     official Flax layout (so `recurrentgemma.jax.utils.load_parameters` reads it too).
 
     Atomic: the checkpoint is written beside `path` and moved in place only once complete,
     so a crash or a full disk mid-save leaves the previous checkpoint at `path` whole (the
     next save or load puts back one that a crash left set aside). A folder at `path` that
-    is not a hawkzoo checkpoint is never replaced. `write_more`, if given, writes more into
-    the folder before it moves in (a training run's state). Last, `checksums.json` records
-    every file's size and SHA-256, and every load checks them first.
+    is not a hawkzoo checkpoint is never replaced. Last, `checksums.json` records every
+    file's size and SHA-256, and every load checks them first.
+
+    With several processes (see [`hawkzoo.distributed`](../api/distributed.md)), every
+    one calls it: each writes the shards it holds into one staging folder, and process 0
+    writes the rest and moves it in place.
     """
     path = pathlib.Path(path).absolute()
-    recover(path)
     if path.exists() and not is_checkpoint(path):
         raise ExistingPathError(f"{path} exists and is not a hawkzoo checkpoint: not replacing it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in [  # left by crashed saves
-        *path.parent.glob(f".{path.name}.saving-*"),
-        *path.parent.glob(f".{path.name}.replaced-*"),
-    ]:
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = path.parent / f".{path.name}.saving-{uuid.uuid4().hex[:8]}"
+    staging = path.parent / f".{path.name}.saving-{shared_token()}"
+    main = is_main_process()
     try:
-        staging.mkdir()
+        if main:
+            _make_staging(path, staging)
+        barrier("hawkzoo: checkpoint staging made")
         config = {"format": FORMAT, "config": dataclasses.asdict(model.config)}
         if is_quantized(model):
             write_tree(staging / PARAMS_FOLDER, {QUANTIZED: _by_path(model)})
             config["quantization"] = "int8"
         else:
             write_tree(staging / PARAMS_FOLDER, {"params": to_flax(model)})
-        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        if write_more is not None:
-            write_more(staging)
-        write_checksums(staging)
-        _move_into_place(staging, path)
+        if main:
+            (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+            write_checksums(staging)
+            _move_into_place(staging, path)
+        barrier("hawkzoo: checkpoint saved")
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if main:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
+
+
+def _make_staging(path: pathlib.Path, staging: pathlib.Path) -> None:
+    """Put back a checkpoint a crashed save set aside, clear what crashed saves left, and
+    make the empty `staging` folder."""
+    recover(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in [
+        *path.parent.glob(f".{path.name}.saving-*"),
+        *path.parent.glob(f".{path.name}.replaced-*"),
+    ]:
+        shutil.rmtree(stale, ignore_errors=True)
+    staging.mkdir()
 
 
 def write_tree(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
@@ -81,11 +91,21 @@ def write_tree(path: pathlib.Path, tree: Mapping[str, Any]) -> None:
 
     try:
         with quiet():
-            ocp.PyTreeCheckpointer().save(pathlib.Path(path).absolute(), tree)
+            ocp.PyTreeCheckpointer().save(pathlib.Path(path).absolute(), _global(tree))
     except OSError:
         raise
     except Exception as error:
         raise OSError(f"writing {path} failed: {error}") from error
+
+
+def _global(tree: Mapping[str, Any]) -> Mapping[str, Any]:
+    """With several processes, the arrays each holds whole as NumPy, which process 0
+    alone writes (Orbax writes a jax.Array's shards from every process that holds one)."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree.map(
+        lambda a: np.asarray(a) if isinstance(a, jax.Array) and a.is_fully_addressable else a, tree
+    )
 
 
 @contextlib.contextmanager

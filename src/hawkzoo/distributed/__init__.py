@@ -10,4 +10,5 @@ from ._runtime import (
     launched as launched,
     leave_now as leave_now,
     placed as placed,
+    shared_token as shared_token,
 )

@@ -101,6 +101,17 @@ def gathered[T](tree: T) -> T:
     return jax.tree.map(jax.numpy.asarray, whole)
 
 
+def shared_token() -> str:
+    """Eight random hex digits, the same in every process (process 0's): a name they
+    agree on."""
+    token = np.frombuffer(os.urandom(4), np.uint32)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        token = multihost_utils.broadcast_one_to_all(token)
+    return f"{int(token[0]):08x}"
+
+
 def placed[T](tree: T, shardings) -> T:
     """`jax.device_put(tree, shardings)`, where with several processes each keeps its own
     shards of a tree that every process holds alike (placed from the host: XLA:CPU moves
