@@ -3,6 +3,8 @@
 import argparse
 import sys
 
+import jax
+
 from ..distributed import is_main_process
 from ..errors import InputError, RunFailure
 from ..training import TRACKERS, TrainConfig, saved_config, train
@@ -88,15 +90,24 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress and sys.stdout.isatty() and sys.stderr.isatty(),
         )
     except KeyboardInterrupt:
+        raise RunFailure(f"interrupted; {_continue(args)}") from None
+    except jax.errors.JaxRuntimeError as error:
+        if jax.process_count() == 1:
+            raise
+        reason = str(error).splitlines()[0]
         raise RunFailure(
-            f"interrupted; hawkzoo train --resume --out {args.out} continues from the last "
-            "checkpoint"
+            f"a computation across the processes failed, as when one of them stops ({reason}); "
+            f"{_continue(args)}, under any number of processes"
         ) from None
     if is_main_process():
         print(f"saved {result.saved}")
     if result.sample is not None:
         print(f"--- a sample (temperature 0.8)\n{result.sample}")
     return 0
+
+
+def _continue(args: argparse.Namespace) -> str:
+    return f"hawkzoo train --resume --out {args.out} continues from the last checkpoint"
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:

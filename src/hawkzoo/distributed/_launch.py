@@ -1,10 +1,12 @@
 """Several processes of one program on this machine, joined over loopback."""
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -22,8 +24,8 @@ def launch(
     """Run `command` as `processes` processes that join as one JAX program through a
     coordinator on 127.0.0.1 (each finds it in the `HAWKZOO_*` variables), with
     `devices_per_process` CPU devices each if given. If one fails, the others are
-    stopped. Returns 0, or the exit code of the first process to fail, after saying
-    which it was on stderr."""
+    stopped. Returns 0, or the exit code of the first process to fail (128 + the signal
+    for one killed by a signal, as shells do), after saying which it was on stderr."""
     integer(1).check("processes", processes)
     if devices_per_process is not None:
         integer(1).check("devices_per_process", devices_per_process)
@@ -41,12 +43,14 @@ def launch(
     if failed is None:
         return 0
     index, code = failed
+    ended = (
+        f"exited with code {code}" if code > 0 else f"was killed by {signal.Signals(-code).name}"
+    )
     print(
-        f"hawkzoo launch: process {index} of {processes} exited with code {code}; "
-        "the others were stopped",
+        f"hawkzoo launch: process {index} of {processes} {ended}; the others were stopped",
         file=sys.stderr,
     )
-    return code if code > 0 else 1
+    return code if code > 0 else 128 - code
 
 
 def _environment(address: str, processes: int, index: int, devices: int | None) -> dict[str, str]:
@@ -58,15 +62,22 @@ def _environment(address: str, processes: int, index: int, devices: int | None) 
 
 
 def _wait_for_first_failure(children: list[subprocess.Popen]) -> tuple[int, int] | None:
-    """Poll until all have exited 0 (None) or one has failed: its index and code."""
-    while True:
-        codes = [child.poll() for child in children]
-        for index, code in enumerate(codes):
-            if code not in (None, 0):
-                return index, code  # pyright: ignore[reportReturnType]
-        if all(code == 0 for code in codes):
-            return None
-        time.sleep(0.1)
+    """Wait until all have exited 0 (None) or one has failed: the index and code of the
+    first to fail (each is awaited in a thread of its own, so the others' failures that
+    follow it come after it)."""
+    exits: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+    for index, child in enumerate(children):
+        waiting = threading.Thread(target=_report_exit, args=(index, child, exits), daemon=True)
+        waiting.start()
+    for _ in children:
+        index, code = exits.get()
+        if code != 0:
+            return index, code
+    return None
+
+
+def _report_exit(index: int, child: subprocess.Popen, exits: queue.SimpleQueue) -> None:
+    exits.put((index, child.wait()))
 
 
 def _stop(children: list[subprocess.Popen]) -> None:
