@@ -1,5 +1,6 @@
 """Run under `hawkzoo launch`: the loss and gradients of tiny Hawk, Griffin and MQA on
-data × model and data × seq meshes over every process's devices; process 0 saves them
+data × model and seq × data meshes over every process's devices, each process feeding its
+share of the batch; process 0 saves them
 to `OUT.npz`, for the first argument OUT. Each model, split over the first mesh, is saved
 with `checkpoints.save` by every process to `OUT-PRESET`."""
 
@@ -17,7 +18,7 @@ from hawkzoo.model import build
 from hawkzoo.sharding import batch_sharding, make_mesh, shard_model
 from hawkzoo.training._step import token_losses
 
-MESHES = ("data=2,model=2", "data=2,seq=2")
+MESHES = ("data=2,model=2", "seq=2,data=2")  # rows, then time, split between processes
 ROWS, LENGTH = 4, 16
 
 
@@ -36,7 +37,10 @@ def main(out: str) -> None:
         for spec in MESHES:
             mesh = make_mesh(spec)
             rows_and_time = batch_sharding(mesh, (1, ROWS, LENGTH)).spec[1:]
-            batch = jax.device_put(arrays, NamedSharding(mesh, PartitionSpec(*rows_and_time)))
+            sharding = NamedSharding(mesh, PartitionSpec(*rows_and_time))
+            block = distributed.process_block(sharding, (ROWS, LENGTH))  # this process's share
+            shares = Batch(*(array[block] for array in arrays))
+            batch = distributed.from_process_blocks(shares, sharding, (ROWS, LENGTH))
             model = shard_model(build(preset, key=jax.random.key(0)), mesh)
             with jax.set_mesh(mesh):
                 loss, grads = eqx.filter_jit(eqx.filter_value_and_grad(mean_loss))(model, batch)

@@ -30,8 +30,9 @@ def _launch(processes: int, devices: int, *command: str, timeout: int = 300):
 
 @pytest.mark.slow
 def test_two_processes_of_two_devices_give_the_losses_and_gradients_of_one_of_four(tmp_path):
-    """Tiny Hawk, Griffin and MQA on data × model and data × seq meshes; and the models
-    saved split over both processes load whole."""
+    """Tiny Hawk, Griffin and MQA on data × model and seq × data meshes, each process
+    feeding its share of the batch; and the models saved split over both processes load
+    whole."""
     script = str(HERE / "losses_and_gradients.py")
     for processes, devices in ((2, 2), (1, 4)):
         done = _launch(processes, devices, sys.executable, script, str(tmp_path / f"{processes}"))
@@ -98,8 +99,6 @@ def test_a_partial_environment_is_refused_naming_what_is_missing(monkeypatch):
 
 def test_a_command_not_yet_made_for_several_processes_is_refused_in_each():
     env = os.environ | {"HAWKZOO_COORDINATOR_ADDRESS": "127.0.0.1:1", "HAWKZOO_PROCESS_ID": "0"}
-    done = subprocess.run(
-        [SCRIPT, "sample", "tiny-hawk", "--prompt", "x"], env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([SCRIPT, "doctor"], env=env, capture_output=True, text=True)
     assert done.returncode == 2
-    assert "hawkzoo sample runs as one process for now" in done.stderr
+    assert "hawkzoo doctor runs as one process: under hawkzoo launch" in done.stderr

@@ -49,7 +49,14 @@ def test_two_processes_train_as_one_and_checkpoints_move_between_process_counts(
     assert launched.stdout.count("saved ") == 1 and launched.stdout.count("--- a sample") == 1
     assert (two / "sample.txt").read_text() == (one / "sample.txt").read_text()
     assert sorted(p.name for p in (two / "checkpoints").iterdir()) == ["3", "6"]
-    # the run of one process resumed by two, until one of them is killed
+    # two processes sample as one does, and print once
+    sample = ["sample", two, "--prompt", "de", "--prompt", "x", "--mesh",
+              "data=2,model=2", "--temperature", "0", "--max-new-tokens", "6"]  # fmt: skip
+    sampled = _hawkzoo("launch", "--processes", "2", "--devices-per-process", "2", "--", *sample)
+    alone = _hawkzoo(*sample, "--cpu-devices", "4")
+    assert sampled.stdout.endswith(alone.stdout) and alone.stdout.count("\n") == 2
+    assert sampled.stdout.count(alone.stdout) == 1  # gloo's lines on connecting come first
+    # the run of one process resumed by two on another mesh, until one of them is killed
     killed = _killed_after_saving(one, step=9)
     assert killed.returncode == 128 + signal.SIGKILL, killed.stderr[-3000:]
     assert "process 1 of 2 was killed by SIGKILL; the others were stopped" in killed.stderr
@@ -68,7 +75,7 @@ def _killed_after_saving(run: Path, step: int) -> subprocess.CompletedProcess:
     `step` is saved and sealed: the launcher's result, which must come within 30 s."""
     launcher = subprocess.Popen(
         [SCRIPT, "launch", "--processes", "2", "--devices-per-process", "2", "--", "train",
-         "--resume", "--out", run, "--steps", "10000", "--mesh", "data=2,model=2"],
+         "--resume", "--out", run, "--steps", "10000", "--mesh", "seq=2,data=2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     sealed, deadline = run / "checkpoints" / str(step) / "checksums.json", time.monotonic() + 300

@@ -1,5 +1,5 @@
 """`train`'s reporting: whole lines beside the progress bar, throughput without pauses,
-trackers and callbacks."""
+trackers and callbacks; and a process's share of each batch."""
 
 import contextlib
 import io
@@ -7,11 +7,13 @@ import json
 import re
 import struct
 
+import jax
 import numpy as np
 import pytest
 
 from hawkzoo.errors import InputError
 from hawkzoo.training import TrainConfig, _run, train
+from hawkzoo.training._config import make_config
 
 
 @pytest.mark.slow  # a run of its own with a progress bar: 17 s
@@ -115,3 +117,15 @@ def test_metrics_reach_the_callbacks_and_the_trackers_as_they_reach_the_jsonl(
         InputError, match=r"trackers must be a list of tracker names \(tensorboard, wandb\)"
     ):
         config.replace(trackers=["mlflow"])
+
+
+@pytest.mark.parametrize("source", [{"data": __file__}, {"task": "mqar"}])
+def test_a_process_builds_its_block_of_each_batch_alone(source):
+    """Rows of each micro-batch and a span of time: a process's share on a data × seq mesh."""
+    data = _run._Data(make_config(source | {"batch_size": 8, "accumulate": 2, "seq_len": 64}))
+    key = jax.random.key(0)
+    whole = data.train_batch(key, 3)
+    assert whole.tokens.shape == data.batch_shape == (2, 4, data.config.row_length)
+    block = (slice(None), slice(2, 4), slice(16, 48))
+    for part, array in zip(data.train_batch(key, 3, block), whole, strict=True):
+        np.testing.assert_array_equal(part, array[block])

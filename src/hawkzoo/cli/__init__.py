@@ -6,22 +6,24 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 
+import jax
+
 from .. import distributed
 from ..errors import HawkzooError, InputError
 from ..training import keep_freed_memory
-from . import _doctor, _eval, _export, _launch, _sample, _train
+from . import _doctor, _eval, _export, _launch, _processes, _sample, _train
 
 COMMANDS = (_train, _eval, _sample, _export, _doctor, _launch)
-SEVERAL_PROCESSES = ("train",)
+SEVERAL_PROCESSES = ("train", "sample")
 """The commands that run as several processes under `hawkzoo launch`."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command. hawkzoo's own errors are one line and their exit code (2 for bad
     input); anything else is one line, the path of its traceback and exit code 1. A
-    process of several (`hawkzoo launch`) that fails leaves at once."""
+    process of several that fails leaves at once."""
     code = _run(argv)
-    if code and distributed.launched():
+    if code and jax.distributed.is_initialized():
         distributed.leave_now(code)
     return code
 
@@ -38,14 +40,14 @@ def _run(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     keep_freed_memory()
     try:
-        if distributed.launched() and args.command != "launch":
-            if args.command not in SEVERAL_PROCESSES:
-                raise InputError(
-                    f"hawkzoo {args.command} runs as one process for now: under hawkzoo "
-                    f"launch, run {' or '.join(SEVERAL_PROCESSES)}, or a program that calls "
-                    "hawkzoo.distributed.initialize()"
-                )
-            distributed.initialize()
+        if args.command in SEVERAL_PROCESSES:
+            _processes.join(args)
+        elif distributed.launched() and args.command != "launch":
+            raise InputError(
+                f"hawkzoo {args.command} runs as one process: under hawkzoo launch, run "
+                f"{' or '.join(SEVERAL_PROCESSES)}, or a program that calls "
+                "hawkzoo.distributed.initialize()"
+            )
         return args.run(args)
     except HawkzooError as error:
         _say(args.command, f"error: {error}")

@@ -25,7 +25,8 @@ def add_flags(parser: argparse.ArgumentParser, axes: tuple[str, ...] = AXES) -> 
 
 
 def mesh_from(args: argparse.Namespace, axes: tuple[str, ...] = AXES) -> Mesh | None:
-    """The mesh the flags ask for, on the CPU's devices with `--cpu-devices`."""
+    """The mesh the flags ask for, on the CPU's devices with `--cpu-devices`; one is
+    needed with several processes."""
     devices = None
     if args.cpu_devices is not None:
         if args.cpu_devices < 1:
@@ -40,6 +41,10 @@ def mesh_from(args: argparse.Namespace, axes: tuple[str, ...] = AXES) -> Mesh | 
                 ) from None
         devices = jax.devices("cpu")
     if args.mesh is None:
+        if jax.process_count() > 1:
+            raise InputError(
+                "several processes run on one mesh over all their devices: give --mesh"
+            )
         return None
     mesh = make_mesh(args.mesh, devices)
     unused = sorted(set(mesh.axis_names) - set(axes))

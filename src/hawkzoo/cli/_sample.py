@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import backends
 from .._checks import integer
+from ..distributed import is_main_process
 from ..errors import InputError
 from ..model import LanguageModel
 from ..sampling import TokenChoice, complete
@@ -18,6 +19,7 @@ from ..tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, instr
 from ._backend import add_flag as add_backend_flag
 from ._mesh import add_flags as add_mesh_flags, mesh_from
 from ._model import add_flags as add_model_flags, draft_from, model_from, tokenizer_beside
+from ._processes import add_flags as add_process_flags
 
 BYTE_LEVEL_VOCABULARY = 1024
 """The most token ids a model read as bytes by default may have (the tiny presets' 512)."""
@@ -54,6 +56,7 @@ def add_to(commands) -> None:
         "decoding, the same tokens faster",
     )
     parser.add_argument("--draft-tokens", type=int, default=4, help="draft tokens a round")
+    add_process_flags(parser)
     add_mesh_flags(parser, SAMPLING_AXES)
     add_backend_flag(parser, "auto")
     parser.set_defaults(run=run)
@@ -74,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--stream does not go with --draft: drafted tokens come in rounds")
     backend = backends.use(args.backend)
     mesh = mesh_from(args, SAMPLING_AXES)
+    if args.stream and jax.process_count() > 1:
+        raise InputError("--stream runs in one process: several print once, at the end")
     model = model_from(args)
     draft = None if args.draft is None else draft_from(args.draft)
     tokenizer = _tokenizer(args.tokenizer or tokenizer_beside(args), model)
@@ -99,11 +104,11 @@ def run(args: argparse.Namespace) -> int:
             draft=draft,
             draft_tokens=args.draft_tokens,
         )
-    if printer is None:
+    if printer is not None:
+        printer.finish()
+    elif is_main_process():
         for text, completion in zip(texts, completions, strict=True):
             print(printable(text + completion.text))
-    else:
-        printer.finish()
     return 0
 
 

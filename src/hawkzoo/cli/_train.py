@@ -10,6 +10,7 @@ from ..errors import InputError, RunFailure
 from ..training import TRACKERS, TrainConfig, saved_config, train
 from ..training._config import apply_overrides, load_config, make_config
 from ._mesh import add_flags as add_mesh_flags, mesh_from
+from ._processes import add_flags as add_process_flags
 
 FLAGS = {  # flag: (config field, type, help)
     "preset": (str, "a model preset (default small-griffin)"),
@@ -68,6 +69,7 @@ def add_to(commands) -> None:
         "--stop-after", type=int, metavar="STEP", help="stop after this step, saved"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_process_flags(parser)
     add_mesh_flags(parser)
     parser.add_argument(
         "--optimizer-over-data",

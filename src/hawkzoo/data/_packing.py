@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -79,10 +80,13 @@ class PackedText:
     def __post_init__(self):
         self._epoch(0)  # refuses text too short for one row, at once
 
-    def batch(self, step: int, batch_size: int) -> Batch:
+    def batch(self, step: int, batch_size: int, rows: Sequence[int] | None = None) -> Batch:
+        """Step `step`'s batch of `batch_size` rows, or only its `rows` (their indices in
+        it, in that order)."""
         rows_per_epoch = len(self._epoch(0)[1])
         picked = []
-        for row in range(step * batch_size, (step + 1) * batch_size):
+        for index in range(batch_size) if rows is None else rows:
+            row = step * batch_size + index
             packed, order = self._epoch(row // rows_per_epoch)
             picked.append([array[order[row % rows_per_epoch]] for array in packed])
         return Batch(*map(np.stack, zip(*picked, strict=True)))

@@ -1,7 +1,10 @@
 """Joining several processes into one JAX program, from arguments or the environment."""
 
 import os
+import socket
 import sys
+import time
+from typing import Any
 
 import jax
 import numpy as np
@@ -36,16 +39,44 @@ def initialize(
     if num_processes is not None:
         integer(1).check("num_processes", num_processes)
         integer(0, num_processes - 1).check("process_id", process_id)
+    if coordinator_address is not None and process_id not in (None, 0):
+        _wait_for(coordinator_address, timeout_s)
     if not jax.config.jax_cpu_collectives_implementation:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(
-        coordinator_address,
-        num_processes,
-        process_id,
-        initialization_timeout=timeout_s,
-        heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
-        shutdown_timeout_seconds=HEARTBEAT_TIMEOUT_S,
-    )
+    try:
+        jax.distributed.initialize(
+            coordinator_address,
+            num_processes,
+            process_id,
+            initialization_timeout=timeout_s,
+            heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
+            shutdown_timeout_seconds=HEARTBEAT_TIMEOUT_S,
+        )
+    except ValueError as error:  # JAX found no cluster to fill in what is not given
+        raise InputError(
+            f"no cluster found to join ({error}): give the coordinator's address, the "
+            "number of processes and this one's id"
+        ) from None
+
+
+def _wait_for(address: str, timeout_s: int) -> None:
+    """Wait until the coordinator at `address` (HOST:PORT) takes connections, for at
+    most `timeout_s` (JAX itself aborts the process on a coordinator it cannot reach)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"the coordinator's address {address!r} is not HOST:PORT")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise InputError(
+                    f"no coordinator answered at {address} within {timeout_s} s: start "
+                    "process 0 there, or give its address"
+                ) from None
+            time.sleep(0.5)
 
 
 def launched() -> bool:
@@ -95,10 +126,40 @@ def gathered[T](tree: T) -> T:
     default device: for work one process does alone, such as a sample."""
     if jax.process_count() == 1:
         return tree
+    return jax.tree.map(jax.numpy.asarray, fetched(tree))
+
+
+def fetched(tree: Any) -> Any:
+    """`tree`'s arrays whole as NumPy arrays. Where some are spread over several
+    processes' devices, every process must call this, and each gets them all."""
+    leaves = jax.tree.leaves(tree)
+    if all(not isinstance(leaf, jax.Array) or leaf.is_fully_addressable for leaf in leaves):
+        return jax.tree.map(np.asarray, tree)
     from jax.experimental import multihost_utils
 
-    whole = multihost_utils.process_allgather(tree, tiled=True)
-    return jax.tree.map(jax.numpy.asarray, whole)
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
+type Block = tuple[slice, ...]
+"""A box of an array: a slice for each dimension."""
+
+
+def process_block(sharding: jax.sharding.Sharding, shape: tuple[int, ...]) -> Block:
+    """The box of an array of `shape`, placed by `sharding`, whose shards this process's
+    devices hold (the whole array in one process)."""
+    boxes = sharding.addressable_devices_indices_map(shape).values()
+    return tuple(
+        slice(min(s.indices(n)[0] for s in sides), max(s.indices(n)[1] for s in sides))
+        for n, sides in zip(shape, zip(*boxes, strict=True), strict=True)
+    )
+
+
+def from_process_blocks[T](tree: T, sharding: jax.sharding.Sharding, shape: tuple[int, ...]) -> T:
+    """Global arrays of `shape`, placed by `sharding`, from each process's
+    `process_block` of them (`tree`'s NumPy arrays)."""
+    return jax.tree.map(
+        lambda block: jax.make_array_from_process_local_data(sharding, block, shape), tree
+    )
 
 
 def shared_token() -> str:

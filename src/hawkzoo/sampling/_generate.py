@@ -10,6 +10,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, Key, PRNGKeyArray
 
 from .._checks import integer, optional
+from ..distributed import fetched
 from ..errors import InputError
 from ..model import LanguageModel, State
 from ..sharding import split_rows
@@ -173,7 +174,7 @@ def decode(
         pad_id,
         on_token,
     )
-    out, lengths, stopped, log_probs = (np.asarray(a) for a in (out, lengths, stopped, log_probs))
+    out, lengths, stopped, log_probs = fetched((out, lengths, stopped, log_probs))
     no_draft = np.zeros(batch, np.int32)
     return Generation(out, lengths, stopped, log_probs, no_draft, no_draft)
 
@@ -206,11 +207,12 @@ def _speculative_generation(
         draft_tokens,
         choice,
     )
-    lengths = np.asarray(lengths)
+    out, log_probs, lengths, stopped, drafted, accepted = fetched(
+        (out, log_probs, lengths, stopped, drafted, accepted)
+    )
     written = np.arange(max_new_tokens) < lengths[:, None]
-    out = np.where(written, np.asarray(out)[:, :max_new_tokens], pad_id)
-    log_probs = np.where(written, np.asarray(log_probs)[:, :max_new_tokens], 0.0)
-    stopped, drafted, accepted = (np.asarray(a) for a in (stopped, drafted, accepted))
+    out = np.where(written, out[:, :max_new_tokens], pad_id)
+    log_probs = np.where(written, log_probs[:, :max_new_tokens], 0.0)
     return Generation(out, lengths, stopped, log_probs, drafted, accepted)
 
 

@@ -9,6 +9,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from ..backends._sequence_parallel import DATA, MODEL, SEQ
+from ..distributed import placed
 from ..errors import InputError
 from ..model import LanguageModel
 from ..nn import (
@@ -92,8 +93,9 @@ def model_shardings(model: eqx.Module, mesh: Mesh) -> Any:
 
 def shard_model[M: eqx.Module](model: M, mesh: Mesh) -> M:
     """`model` with its arrays placed on `mesh` as
-    [`model_shardings`][hawkzoo.sharding.model_shardings] says."""
-    return jax.device_put(model, model_shardings(model, mesh))
+    [`model_shardings`][hawkzoo.sharding.model_shardings] says (with several processes,
+    from the same model in each; see [`placed`][hawkzoo.distributed.placed])."""
+    return placed(model, model_shardings(model, mesh))
 
 
 def optimizer_shardings(

@@ -23,7 +23,15 @@ from ..checkpoints._load import RUN_CHECKPOINT, load
 from ..checkpoints._managed import STEPS_FOLDER, latest_step, read_record
 from ..checkpoints._staging import TOKENIZER_FILE
 from ..data import AbstractTask, Batch, Corpus, PackedText, load_corpus
-from ..distributed import barrier, gathered, is_main_process, placed
+from ..distributed import (
+    Block,
+    barrier,
+    from_process_blocks,
+    gathered,
+    is_main_process,
+    placed,
+    process_block,
+)
 from ..errors import CheckpointError, ExistingPathError, InputError, MissingPathError, RunFailure
 from ..model import LanguageModel, cast
 from ..sampling import generate
@@ -41,6 +49,9 @@ METRICS = "metrics.jsonl"
 SETTINGS = "run.json"
 """A run's record (config, corpus, versions), written before its first step: what
 `--resume` starts from when a run was stopped before its first checkpoint."""
+
+
+WHOLE_BATCH: Block = (slice(None),) * 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +144,8 @@ class _Run:
     callbacks: tuple[Callback, ...] = ()
     placement: tuple[Any, Any] | None = None
     batch_placement: NamedSharding | None = None
+    batch_block: Block = WHOLE_BATCH
+    """The part of each batch this process builds and feeds."""
 
     def save(self, state: RunState) -> None:
         rows = state.step * self.config.batch_size
@@ -271,10 +284,12 @@ def _on_mesh(
     )
     devices = mesh.devices.flat
     log(f"mesh: {dict(mesh.shape)}, {len(devices)} {devices[0].platform} devices")
+    batches = batch_sharding(mesh, run.data.batch_shape)
     run = dataclasses.replace(
         run,
         placement=(model_placement, opt_placement),
-        batch_placement=batch_sharding(mesh, run.data.batch_shape),
+        batch_placement=batches,
+        batch_block=process_block(batches, run.data.batch_shape),
     )
     return run, state
 
@@ -293,9 +308,9 @@ def _loop(
         meter = _Throughput(state.step, config.batch_size * config.row_length)
         schedule = learning_rate_schedule(config)
         while state.step < last:
-            batch = run.data.train_batch(state.key, state.step)
+            batch = run.data.train_batch(state.key, state.step, run.batch_block)
             if run.batch_placement is not None:
-                batch = jax.device_put(batch, run.batch_placement)
+                batch = from_process_blocks(batch, run.batch_placement, run.data.batch_shape)
             model, opt_state, metrics = train_step(
                 run.tx, state.model, state.opt_state, batch, placement=run.placement
             )
@@ -372,15 +387,20 @@ class _Data:
             return None
         return {"name": self.corpus.name, "sha256": self.corpus.sha256}
 
-    def train_batch(self, key: jax.Array, step: int) -> Batch:
+    def train_batch(self, key: jax.Array, step: int, block: Block = WHOLE_BATCH) -> Batch:
+        """Step `step`'s batch, shaped `batch_shape`, or only its `block` (a process's
+        share: text builds those rows alone, a task draws every row and keeps them)."""
         config = self.config
+        micro_batches, rows_each, _ = self.batch_shape
+        rows = np.arange(config.batch_size).reshape(micro_batches, rows_each)[block[:2]]
         if self.task is None:
-            batch = self.text.batch(step, config.batch_size)
+            batch = self.text.batch(step, config.batch_size, rows.ravel().tolist())
         else:
             batch = self.task.batch(
                 jax.random.fold_in(key, step), config.batch_size, config.row_length
             )
-        return Batch(*(np.asarray(array).reshape(self.batch_shape) for array in batch))
+            batch = Batch(*(np.asarray(array)[rows.ravel()] for array in batch))
+        return Batch(*(np.asarray(a).reshape(*rows.shape, -1)[..., block[2]] for a in batch))
 
     @property
     def batch_shape(self) -> tuple[int, int, int]:
