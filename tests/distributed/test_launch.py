@@ -102,3 +102,34 @@ def test_a_command_not_yet_made_for_several_processes_is_refused_in_each():
     done = subprocess.run([SCRIPT, "doctor"], env=env, capture_output=True, text=True)
     assert done.returncode == 2
     assert "hawkzoo doctor runs as one process: under hawkzoo launch" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--coordinator", "127.0.0.1:1"], "--num-processes, --process-id not given"),
+        (["--cluster", "--process-id", "1"], "--cluster finds the processes itself"),
+        (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"],
+         "process_id must be"),
+        (["--coordinator", "nowhere", "--num-processes", "2", "--process-id", "1"],
+         "the coordinator's address 'nowhere' is not HOST:PORT"),
+    ],
+)  # fmt: skip
+def test_bad_process_flags_exit_with_the_reason(flags, message, capsys):
+    assert main(["sample", "tiny-hawk", "--prompt", "x", *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_coordinator_that_does_not_answer_is_named():
+    with pytest.raises(InputError, match=r"no coordinator answered at 127\.0\.0\.1:1 within 1 s"):
+        distributed.initialize("127.0.0.1:1", 2, 1, timeout_s=1)
+
+
+def test_no_cluster_to_join_is_one_line():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HAWKZOO_", "SLURM_"))}
+    done = subprocess.run(
+        [SCRIPT, "train", "--cluster", "--steps", "1"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("hawkzoo train: error: no cluster found to join")
+    assert done.stderr.count("\n") == 1
