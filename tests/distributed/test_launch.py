@@ -97,7 +97,7 @@ def test_a_partial_environment_is_refused_naming_what_is_missing(monkeypatch):
         distributed.initialize()
 
 
-def test_a_command_not_yet_made_for_several_processes_is_refused_in_each():
+def test_a_command_of_one_process_is_refused_under_the_launcher():
     env = os.environ | {"HAWKZOO_COORDINATOR_ADDRESS": "127.0.0.1:1", "HAWKZOO_PROCESS_ID": "0"}
     done = subprocess.run([SCRIPT, "doctor"], env=env, capture_output=True, text=True)
     assert done.returncode == 2

@@ -52,6 +52,7 @@ SETTINGS = "run.json"
 
 
 WHOLE_BATCH: Block = (slice(None),) * 3
+"""All of a batch: what one process alone builds."""
 
 
 @dataclasses.dataclass(frozen=True)
