@@ -50,27 +50,23 @@ def test_two_processes_of_two_devices_give_the_losses_and_gradients_of_one_of_fo
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
 
-FAILING = """
-import time, jax, jax.numpy as jnp
-from hawkzoo import distributed
-distributed.initialize()
-print("joined", jax.process_index(), jax.device_count(), float(jnp.ones(3).sum()), flush=True)
-if jax.process_index() == 1:
-    distributed.leave_now(3)
-time.sleep(600)
+ENDING = """
+import os, signal, sys, time
+if os.environ["HAWKZOO_PROCESS_ID"] == "1":
+    os.kill(os.getpid(), signal.SIGKILL) if sys.argv[1] == "killed" else sys.exit(3)
+time.sleep(60)
 """
 
 
-@pytest.mark.slow
-def test_a_failed_process_stops_the_others_and_the_launcher_names_it(tmp_path):
-    script = tmp_path / "failing.py"
-    script.write_text(FAILING)
+@pytest.mark.parametrize(
+    "how, code, said",
+    [("exits", 3, "exited with code 3"), ("killed", 128 + 9, "was killed by SIGKILL")],
+)
+def test_the_first_process_to_fail_stops_the_others_and_is_named(how, code, said, capsys):
     start = time.monotonic()
-    done = _launch(2, 1, sys.executable, str(script), timeout=120)
-    assert time.monotonic() - start < 90
-    assert done.returncode == 3
-    assert "joined 0 2" in done.stdout and "joined 1 2" in done.stdout
-    assert "process 1 of 2 exited with code 3; the others were stopped" in done.stderr
+    assert distributed.launch([sys.executable, "-c", ENDING, how], processes=3) == code
+    assert time.monotonic() - start < 30  # the others, asleep for 60 s, were stopped
+    assert f"process 1 of 3 {said}; the others were stopped" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
