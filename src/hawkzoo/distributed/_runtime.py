@@ -33,7 +33,10 @@ def initialize(
     first thing, before any JAX computation. With no arguments, from `HAWKZOO_*`
     variables when set, else JAX's own detection of the cluster (Cloud TPU, SLURM, Open
     MPI, ...). On CPU, collectives go through gloo. A process that does not join within
-    `timeout_s`, or stops answering for `HEARTBEAT_TIMEOUT_S`, stops the others."""
+    `timeout_s`, or stops answering for `HEARTBEAT_TIMEOUT_S`, stops the others.
+
+    Raises `InputError` (one line, before JAX starts) for a coordinator that does not
+    answer within `timeout_s`, or no cluster found where nothing was given."""
     if coordinator_address is None and num_processes is None and process_id is None:
         coordinator_address, num_processes, process_id = _from_environment()
     if num_processes is not None:
