@@ -1,5 +1,5 @@
-"""`hawkzoo train` as two processes: the run of one, its files written once, checkpoints
-that resume under another process count, and a killed process."""
+"""`hawkzoo train` and `hawkzoo sample` as two processes: the run of one, written once, a
+killed process, and checkpoints that move between process counts."""
 
 import json
 import os
@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 from hawkzoo.checkpoints import load
+from hawkzoo.sampling import complete
+from hawkzoo.tokenizers import ByteTokenizer
 
 SCRIPT = Path(sys.executable).parent / "hawkzoo"
 RUN = [  # a two-block Griffin on short rows of this file: seconds a step
-    "--preset", "tiny-griffin", "--seq-len", "32", "--batch-size", "4", "--steps", "6",
+    "--preset", "tiny-griffin", "--seq-len", "32", "--batch-size", "4", "--steps", "1000",
     "--data", __file__, "--set", "model.num_layers=2", "--set", "eval_rows=4",
     "--set", "log_every=1", "--set", "eval_every=3", "--set", "checkpoint_every=3",
-    "--set", "sample_tokens=4", "--no-progress",
+    "--no-progress",
 ]  # fmt: skip
 
 
@@ -37,45 +39,48 @@ def _metrics(run: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_two_processes_train_as_one_and_checkpoints_move_between_process_counts(tmp_path):
-    two, one = tmp_path / "two", tmp_path / "one"
-    launched = _hawkzoo(
-        "launch", "--processes", "2", "--devices-per-process", "2", "--",
-        "train", *RUN, "--mesh", "data=2,model=2", "--out", two,
-    )  # fmt: skip
-    _hawkzoo("train", *RUN, "--mesh", "data=2,model=2", "--cpu-devices", "4", "--out", one)
-    # the same run, to the bit; each line once, from process 0
-    assert _metrics(two) == _metrics(one)
-    assert launched.stdout.count("saved ") == 1 and launched.stdout.count("--- a sample") == 1
-    assert (two / "sample.txt").read_text() == (one / "sample.txt").read_text()
-    assert sorted(p.name for p in (two / "checkpoints").iterdir()) == ["3", "6"]
-    # two processes sample as one does, and print once
-    sample = ["sample", two, "--prompt", "de", "--prompt", "x", "--mesh",
-              "data=2,model=2", "--temperature", "0", "--max-new-tokens", "6"]  # fmt: skip
-    sampled = _hawkzoo("launch", "--processes", "2", "--devices-per-process", "2", "--", *sample)
-    alone = _hawkzoo(*sample, "--cpu-devices", "4")
-    assert sampled.stdout.endswith(alone.stdout) and alone.stdout.count("\n") == 2
-    assert sampled.stdout.count(alone.stdout) == 1  # gloo's lines on connecting come first
-    # the run of one process resumed by two on another mesh, until one of them is killed
-    killed = _killed_after_saving(one, step=9)
+def test_two_processes_train_as_one_stop_when_one_is_killed_and_resume_as_one(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    mesh = ["--mesh", "seq=2,data=2"]  # rows, then time, split between the processes
+    _hawkzoo("train", *RUN, *mesh, "--cpu-devices", "4", "--stop-after", "6", "--out", one)
+    # the same run in two processes, until process 1 is killed after a save
+    killed = _killed_after_saving(["train", *RUN, *mesh, "--out", two], two, step=9)
     assert killed.returncode == 128 + signal.SIGKILL, killed.stderr[-3000:]
     assert "process 1 of 2 was killed by SIGKILL; the others were stopped" in killed.stderr
-    # the last good step loads; the run saved by two processes resumes in one, on
-    # another mesh, its metrics those of the steps it saved
-    load(one)
-    last = max(int(p.name) for p in (one / "checkpoints").iterdir() if p.name.isdigit())
-    _hawkzoo("train", "--resume", "--out", one, "--stop-after", str(last + 2), "--cpu-devices",
-             "4", "--mesh", "data=2,seq=2", "--no-progress")  # fmt: skip
-    assert [e["step"] for e in _metrics(one) if "loss" in e] == list(range(1, last + 3))
-    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(load(one)))
+    # its first steps are those of one process, to the bit, each line once (process 0's)
+    assert _first_steps(two, 6) == _first_steps(one, 6)
+    # its last step loads, and it resumes in one process, on another mesh
+    load(two)
+    last = max(int(p.name) for p in (two / "checkpoints").iterdir() if p.name.isdigit())
+    _hawkzoo("train", "--resume", "--out", two, "--stop-after", str(last + 2), "--cpu-devices",
+             "4", "--mesh", "data=2,model=2", "--no-progress")  # fmt: skip
+    assert [e["step"] for e in _metrics(two) if "loss" in e] == list(range(1, last + 3))
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(load(two)))
+    # a checkpoint of one process samples in two greedily as on one device, printed once
+    sampled = _hawkzoo(
+        "launch", "--processes", "2", "--devices-per-process", "2", "--", "sample", one,
+        "--prompt", "de", "--prompt", "x", "--mesh", "data=2,model=2", "--temperature", "0",
+        "--max-new-tokens", "6",
+    )  # fmt: skip
+    completions = complete(
+        load(one), ByteTokenizer(), ["de", "x"], max_new_tokens=6, temperature=0.0
+    )
+    alone = f"de{completions[0].text}\nx{completions[1].text}\n"
+    assert sampled.stdout.endswith(alone)  # gloo's lines on connecting come first
+    assert sampled.stdout.count(alone) == 1
 
 
-def _killed_after_saving(run: Path, step: int) -> subprocess.CompletedProcess:
-    """Resume `run` under `hawkzoo launch` as two processes, and kill process 1 once
-    `step` is saved and sealed: the launcher's result, which must come within 30 s."""
+def _first_steps(run: Path, steps: int) -> list[dict]:
+    """The metrics of the first `steps` steps, less the evaluations after the last."""
+    return [e for e in _metrics(run) if e["step"] < steps or (e["step"] == steps and "loss" in e)]
+
+
+def _killed_after_saving(command: list[str | Path], run: Path, step: int):
+    """Run `command` under `hawkzoo launch` as two processes of two devices, and kill
+    process 1 once `run` has `step` saved and sealed: the launcher's result, which must
+    come within 30 s."""
     launcher = subprocess.Popen(
-        [SCRIPT, "launch", "--processes", "2", "--devices-per-process", "2", "--", "train",
-         "--resume", "--out", run, "--steps", "10000", "--mesh", "seq=2,data=2"],
+        [SCRIPT, "launch", "--processes", "2", "--devices-per-process", "2", "--", *command],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     sealed, deadline = run / "checkpoints" / str(step) / "checksums.json", time.monotonic() + 300
