@@ -75,7 +75,9 @@ def _first_steps(run: Path, steps: int) -> list[dict]:
     return [e for e in _metrics(run) if e["step"] < steps or (e["step"] == steps and "loss" in e)]
 
 
-def _killed_after_saving(command: list[str | Path], run: Path, step: int):
+def _killed_after_saving(
+    command: list[str | Path], run: Path, step: int
+) -> subprocess.CompletedProcess:
     """Run `command` under `hawkzoo launch` as two processes of two devices, and kill
     process 1 once `run` has `step` saved and sealed: the launcher's result, which must
     come within 30 s."""
